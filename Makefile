@@ -1,0 +1,37 @@
+# The two commands: `make up` runs the whole system, `make test` runs every test.
+# Both create .venv and install on first use; nothing needs to be running beforehand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: up test lint typecheck unit integration e2e schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/redress up
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check contracts redress services tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict contracts services/casework/domain services/deadlines/domain
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+schemas: $(STAMP)
+	$(BIN)/redress contracts export
+
+clean:
+	rm -rf $(VENV) .redress

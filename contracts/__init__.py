@@ -1,0 +1,57 @@
+"""Event contracts shared by every Redress service.
+
+Only schemas, topic names and (de)serialisation live here: no I/O, and nothing here imports a
+service. Services depend on this package; it depends on nothing of theirs.
+"""
+
+from contracts.envelope import Envelope, new_envelope
+from contracts.errors import ContractError, UnknownEventType
+from contracts.events import (
+    CaseOpened,
+    Channel,
+    Complainant,
+    DeadlineKind,
+    DeadlineSet,
+    FeedbackKind,
+    FeedbackSubmitted,
+    NotificationSent,
+    Procedure,
+)
+from contracts.registry import EventPayload, decode_payload, event_spec, registered_event_types
+from contracts.serialisation import decode_envelope, encode_envelope
+from contracts.topics import (
+    ALL_TOPICS,
+    CASE_TOPIC,
+    DEADLINE_TOPIC,
+    INTAKE_TOPIC,
+    NOTIFICATION_TOPIC,
+    dead_letter_topic,
+)
+
+__all__ = [
+    "ALL_TOPICS",
+    "CASE_TOPIC",
+    "DEADLINE_TOPIC",
+    "INTAKE_TOPIC",
+    "NOTIFICATION_TOPIC",
+    "CaseOpened",
+    "Channel",
+    "Complainant",
+    "ContractError",
+    "DeadlineKind",
+    "DeadlineSet",
+    "Envelope",
+    "EventPayload",
+    "FeedbackKind",
+    "FeedbackSubmitted",
+    "NotificationSent",
+    "Procedure",
+    "UnknownEventType",
+    "dead_letter_topic",
+    "decode_envelope",
+    "decode_payload",
+    "encode_envelope",
+    "event_spec",
+    "new_envelope",
+    "registered_event_types",
+]

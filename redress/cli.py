@@ -1,0 +1,74 @@
+"""The one ``redress`` command an operator runs."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Redress: complaints handling for UK public bodies.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+contracts_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+console = Console()
+
+
+@app.command()
+def up(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream service logs here."),
+) -> None:
+    """Start PostgreSQL, the broker and all five services; Ctrl-C stops them all.
+
+    Example: redress up    (then: curl localhost:8002/v1/cases)
+
+    DATABASE_URL or KAFKA_BOOTSTRAP_SERVERS, when set, replace the embedded PostgreSQL or
+    broker. REDRESS_DATA_DIR says where PostgreSQL keeps its files.
+    """
+    from redress.embedded.supervisor import Supervisor, run_until_stopped
+    from redress.settings import RuntimeSettings
+
+    settings = RuntimeSettings()
+    supervisor = Supervisor(settings, verbose=verbose, say=console.print)
+    # Ctrl-C during start-up still stops what was started
+    signal.signal(signal.SIGINT, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with console.status("starting Redress ..."):
+            supervisor.start()
+    except (Exception, KeyboardInterrupt) as exc:
+        supervisor.stop()
+        console.print(f"[red]redress up failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    table = Table(title="Redress is running (Ctrl-C stops everything)")
+    table.add_column("part")
+    table.add_column("listening on")
+    for name, where in supervisor.listening():
+        table.add_row(name, where)
+    console.print(table)
+    console.print(f"data: {supervisor.data_dir}   logs: {supervisor.log_dir}")
+    run_until_stopped(supervisor)
+    console.print("stopped")
+
+
+@contracts_app.command("export")
+def export_contracts(
+    out: Path = typer.Option(None, help="Folder to write to (default contracts/schemas)."),
+) -> None:
+    """Write the JSON Schemas of the envelope and every event.
+
+    Example: redress contracts export --out /tmp/schemas
+    """
+    from contracts.export import SCHEMA_DIR, export
+
+    written = export(out or SCHEMA_DIR)
+    for path in written:
+        console.print(str(path))
+
+
+if __name__ == "__main__":
+    app()

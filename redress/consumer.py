@@ -1,0 +1,247 @@
+"""The idempotent consumer: apply an event and record its id in one transaction, so a
+redelivered event is skipped; send what cannot be parsed or applied to the dead-letter topic
+with the cause, and carry on.
+
+Three kinds of failure, three answers:
+- the bytes are not a known event (bad JSON, unknown type, invalid payload): dead-letter now,
+  retrying cannot help;
+- the handler fails on a good event: retry a bounded number of times (a concurrency conflict or
+  a transient error may clear), then dead-letter;
+- the database or broker is unreachable: raise, so the message is not committed and comes back
+  when they return. The event is fine; losing it to a dead-letter topic would be wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from contracts import (
+    ContractError,
+    Envelope,
+    EventPayload,
+    dead_letter_topic,
+    decode_envelope,
+    decode_payload,
+    new_envelope,
+)
+from redress import eventstore
+from redress.db import is_infrastructure_error
+from redress.logging import get_logger
+from redress.metrics import DEAD_LETTERED, EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class EventContext:
+    """What a handler gets: the event, and a connection inside the transaction that will also
+    record the event as processed. Anything the handler writes, including new events, commits
+    or rolls back with that record."""
+
+    conn: asyncpg.Connection
+    envelope: Envelope
+    payload: EventPayload
+    service: str
+    now: datetime
+    log: structlog.stdlib.BoundLogger = field(repr=False)
+
+    def caused_event(
+        self,
+        payload: EventPayload,
+        *,
+        stream_id: str,
+        stream_version: int,
+        event_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Envelope:
+        """An event caused by the one being handled: same correlation, causation is this
+        event, the actor is this service."""
+        return new_envelope(
+            payload,
+            stream_id=stream_id,
+            stream_version=stream_version,
+            occurred_at=occurred_at or self.now,
+            recorded_at=self.now,
+            actor=f"service:{self.service}",
+            correlation_id=self.envelope.correlation_id,
+            causation_id=self.envelope.event_id,
+            event_id=event_id,
+        )
+
+    async def append(self, envelopes: Sequence[Envelope], *, expected_version: int) -> None:
+        await eventstore.append(
+            self.conn, self.service, envelopes, expected_version=expected_version
+        )
+
+
+Handler = Callable[[EventContext], Awaitable[None]]
+
+
+class DeadLetterSink:
+    """Publishes the original bytes and the error to ``<topic>.dlq.<group>`` and keeps a
+    durable copy in the service's ``dead_letters`` table (the embedded broker forgets
+    everything on restart; the table does not)."""
+
+    def __init__(self, service: str, group: str, pool: asyncpg.Pool) -> None:
+        self.service = service
+        self.group = group
+        self.pool = pool
+        self.producer: AIOKafkaProducer | None = None
+
+    async def send(self, message: RawMessage, error: str) -> None:
+        target = dead_letter_topic(message.topic, self.group)
+        await self.pool.execute(
+            """INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset,
+                   dead_letter_topic, message_key, message_value, error)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO NOTHING""",
+            self.group, message.topic, message.partition, message.offset, target,
+            message.key, message.value, error,
+        )
+        if self.producer is None:
+            raise RuntimeError("dead-letter producer not started")
+        headers = [
+            ("redress-error", error.encode("utf-8", "replace")[:4000]),
+            ("redress-source-topic", message.topic.encode()),
+            ("redress-source-partition", str(message.partition).encode()),
+            ("redress-source-offset", str(message.offset).encode()),
+            ("redress-consumer", self.group.encode()),
+        ]
+        await self.producer.send_and_wait(
+            target, value=message.value, key=message.key, headers=headers
+        )
+        DEAD_LETTERED.labels(self.service, message.topic).inc()
+
+
+class IdempotentConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group: str,
+        pool: asyncpg.Pool,
+        handlers: dict[str, Handler],
+        dead_letters: DeadLetterSink,
+        clock: Clock = utc_now,
+        attempts: int = 3,
+        retry_delay: float = 0.05,
+    ) -> None:
+        self.service = service
+        self.group = group
+        self.pool = pool
+        self.handlers = handlers
+        self.dead_letters = dead_letters
+        self.clock = clock
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+
+    async def process(self, message: RawMessage) -> str:
+        """Returns what happened: applied, duplicate, ignored or dead_lettered. Raises only for
+        infrastructure failures, which the caller must answer by not committing the offset."""
+        try:
+            envelope = decode_envelope(message.value)
+        except ContractError as exc:
+            return await self._dead_letter(message, "unknown", f"unparseable: {exc}")
+        handler = self.handlers.get(envelope.event_type)
+        if handler is None:
+            self._count(message, envelope.event_type, "ignored")
+            return "ignored"
+        try:
+            payload = decode_payload(envelope)
+        except ContractError as exc:
+            return await self._dead_letter(message, envelope.event_type, f"invalid: {exc}")
+
+        bound = log.bind(
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            case_id=getattr(payload, "case_id", None) and str(getattr(payload, "case_id")),
+            correlation_id=str(envelope.correlation_id),
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+        for attempt in range(1, self.attempts + 1):
+            started = time.perf_counter()
+            try:
+                result = await self._apply(envelope, payload, handler, bound)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    bound.warning("infrastructure unavailable; will redeliver", error=repr(exc))
+                    raise
+                if attempt == self.attempts:
+                    bound.error("handler failed; dead-lettering", error=repr(exc))
+                    return await self._dead_letter(
+                        message,
+                        envelope.event_type,
+                        f"handler failed after {attempt} attempts: {exc!r}",
+                    )
+                bound.info("handler failed; retrying", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(self.retry_delay * attempt)
+                continue
+            EVENT_HANDLING_SECONDS.labels(self.service, envelope.event_type).observe(
+                time.perf_counter() - started
+            )
+            self._count(message, envelope.event_type, result)
+            bound.info("event handled", result=result)
+            return result
+        raise AssertionError("unreachable")
+
+    async def _apply(
+        self,
+        envelope: Envelope,
+        payload: EventPayload,
+        handler: Handler,
+        bound: structlog.stdlib.BoundLogger,
+    ) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                """INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+                   ON CONFLICT DO NOTHING RETURNING true""",
+                self.group,
+                envelope.event_id,
+            )
+            if not fresh:
+                return "duplicate"
+            await handler(
+                EventContext(conn, envelope, payload, self.service, self.clock(), bound)
+            )
+        return "applied"
+
+    async def _dead_letter(self, message: RawMessage, event_type: str, error: str) -> str:
+        await self.dead_letters.send(message, error)
+        self._count(message, event_type, "dead_lettered")
+        log.warning(
+            "dead-lettered",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=error,
+        )
+        return "dead_lettered"
+
+    def _count(self, message: RawMessage, event_type: str, result: str) -> None:
+        EVENTS_CONSUMED.labels(self.service, message.topic, event_type, result).inc()

@@ -1,0 +1,227 @@
+"""``redress up``: PostgreSQL, the broker and the five services as separate processes on one
+machine, started in order, watched, restarted if one dies, and stopped cleanly on Ctrl-C.
+
+Either half of the embedded stack is skipped when its environment variable points elsewhere
+(``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``), so the same command runs the services against a
+real cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil
+
+from redress.embedded.broker import EmbeddedBroker
+from redress.embedded.postgres import EmbeddedPostgres
+from redress.kafka import ensure_topics, topics_for
+from redress.settings import SERVICES, RuntimeSettings, service_port
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    module: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        *,
+        services: list[str] | None = None,
+        verbose: bool = False,
+        say: object = print,
+    ) -> None:
+        self.settings = settings
+        self.verbose = verbose
+        self.say = say
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.postgres: EmbeddedPostgres | None = None
+        self.broker: EmbeddedBroker | None = None
+        names = services or list(SERVICES)
+        self.services = [
+            ServiceProcess(name, service_port(name), SERVICES[name][1]) for name in names
+        ]
+        self._stopping = threading.Event()
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._kill_leftovers()
+        if self.settings.uses_embedded_postgres:
+            self._say("starting PostgreSQL (embedded) ...")
+            self.postgres = EmbeddedPostgres(self.data_dir, self.settings.embedded_pg_port)
+            self.postgres.start()
+        if self.settings.uses_embedded_kafka:
+            self._say("starting Kafka-protocol broker (embedded Tansu) ...")
+            self.broker = EmbeddedBroker(
+                self.settings.embedded_kafka_port, self.log_dir / "broker.log"
+            )
+            self.broker.start()
+        asyncio.run(
+            ensure_topics(
+                self.settings.bootstrap_servers,
+                topics_for({}),
+                partitions=self.settings.topic_partitions,
+                replication=self.settings.topic_replication,
+            )
+        )
+        for svc in self.services:
+            self._spawn(svc)
+        self._write_pids()
+        self.wait_ready()
+
+    def _env(self, svc: ServiceProcess) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DATABASE_URL"] = self.settings.dsn
+        env["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.bootstrap_servers
+        env["REDRESS_DATA_DIR"] = str(self.data_dir)
+        env[f"REDRESS_{svc.name.upper()}_PORT"] = str(svc.port)
+        return env
+
+    def _spawn(self, svc: ServiceProcess) -> None:
+        if svc.log is None and not self.verbose:
+            svc.log = (self.log_dir / f"{svc.name}.log").open("ab")
+        out = None if self.verbose else svc.log
+        svc.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", svc.module,
+                "--host", self.settings.http_host, "--port", str(svc.port),
+                "--no-access-log", "--log-level", "warning",
+            ],
+            env=self._env(svc),
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        svc.started_at = time.monotonic()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {svc.name: svc for svc in self.services}
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, svc in list(pending.items()):
+                    if svc.process is not None and svc.process.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with {svc.process.returncode} while starting; "
+                            f"see {self.log_dir / (name + '.log')}"
+                        )
+                    try:
+                        r = client.get(f"http://{self.settings.http_host}:{svc.port}/readyz")
+                        if r.status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready after {timeout}s: {', '.join(pending)}")
+                if pending:
+                    time.sleep(0.2)
+
+    # -- watch and stop --------------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Restart a service that dies, with a growing pause, until asked to stop."""
+        while not self._stopping.wait(0.5):
+            for svc in self.services:
+                if svc.process is None or svc.process.poll() is None:
+                    continue
+                code = svc.process.returncode
+                pause = min(30.0, 2.0 ** min(svc.restarts, 5))
+                if time.monotonic() - svc.started_at < pause:
+                    continue
+                svc.restarts += 1
+                self._say(f"{svc.name} exited with {code}; restarting (restart {svc.restarts})")
+                self._spawn(svc)
+                self._write_pids()
+
+    def request_stop(self, *_: object) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for svc in self.services:
+            if svc.process is not None and svc.process.poll() is None:
+                svc.process.send_signal(signal.SIGTERM)
+        for svc in self.services:
+            if svc.process is not None:
+                try:
+                    svc.process.wait(15)
+                except subprocess.TimeoutExpired:
+                    svc.process.kill()
+                    svc.process.wait(5)
+            if svc.log is not None:
+                svc.log.close()
+                svc.log = None
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        (self.data_dir / "supervisor.json").unlink(missing_ok=True)
+
+    def listening(self) -> list[tuple[str, str]]:
+        rows = [
+            (svc.name, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services
+        ]
+        rows.append(("postgres", self.settings.dsn))
+        rows.append(("kafka", self.settings.bootstrap_servers))
+        return rows
+
+    # -- leftovers from a supervisor that was killed -------------------------------------------
+
+    def _write_pids(self) -> None:
+        pids = [s.process.pid for s in self.services if s.process is not None]
+        if self.broker is not None and self.broker.process is not None:
+            pids.append(self.broker.process.pid)
+        (self.data_dir / "supervisor.json").write_text(json.dumps({"pids": pids}))
+
+    def _kill_leftovers(self) -> None:
+        state = self.data_dir / "supervisor.json"
+        if not state.exists():
+            return
+        try:
+            pids = json.loads(state.read_text())["pids"]
+        except (ValueError, KeyError):
+            pids = []
+        for pid in pids:
+            try:
+                proc = psutil.Process(pid)
+                cmd = " ".join(proc.cmdline())
+                if "uvicorn" in cmd or "tansu" in cmd:
+                    proc.terminate()
+                    proc.wait(10)
+            except (psutil.Error, psutil.TimeoutExpired):
+                continue
+        state.unlink(missing_ok=True)
+
+    def _say(self, text: str) -> None:
+        self.say(text)  # type: ignore[operator]
+
+
+def run_until_stopped(supervisor: Supervisor) -> None:
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    try:
+        supervisor.watch()
+    finally:
+        supervisor.stop()

@@ -1,0 +1,117 @@
+"""The event store and the transactional outbox, written in one transaction.
+
+Appending checks the stream's expected version (optimistic concurrency): of two writers racing
+on one case, one wins and the other gets `ConcurrencyConflict` and retries or answers 409. Every
+appended event is also put in the outbox in the same transaction, so an event is either stored
+and going to be published, or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from contracts import Envelope, encode_envelope, event_spec
+from redress.metrics import EVENTS_APPENDED
+
+OUTBOX_CHANNEL = "redress_outbox"
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else appended to this stream since it was loaded."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(f"stream {stream_id} moved past version {expected_version}")
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+class DuplicateEvent(Exception):
+    """An event with this id is already stored: the command that made it already ran."""
+
+
+async def stream_version(conn: asyncpg.Connection, stream_id: str) -> int:
+    version = await conn.fetchval(
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+    )
+    return int(version)
+
+
+async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[Envelope]:
+    rows = await conn.fetch(
+        "SELECT * FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+    )
+    return [row_to_envelope(r) for r in rows]
+
+
+def row_to_envelope(row: asyncpg.Record) -> Envelope:
+    return Envelope(
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        actor=row["actor"],
+        payload=row["payload"],
+    )
+
+
+async def append(
+    conn: asyncpg.Connection,
+    service: str,
+    envelopes: Sequence[Envelope],
+    *,
+    expected_version: int,
+) -> None:
+    """Append events to one stream and to the outbox. Must run inside a transaction."""
+    if not envelopes:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("append must run inside a transaction with the change it records")
+    stream_id = envelopes[0].stream_id
+    for offset, env in enumerate(envelopes, start=1):
+        if env.stream_id != stream_id:
+            raise ValueError("one append writes to one stream")
+        if env.stream_version != expected_version + offset:
+            raise ValueError(
+                f"event {offset} has stream_version {env.stream_version}, "
+                f"expected {expected_version + offset}"
+            )
+    try:
+        async with conn.transaction():
+            await conn.executemany(
+                """INSERT INTO events (event_id, stream_id, stream_version, event_type,
+                       schema_version, occurred_at, recorded_at, correlation_id, causation_id,
+                       actor, payload)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                [
+                    (
+                        e.event_id, e.stream_id, e.stream_version, e.event_type,
+                        e.schema_version, e.occurred_at, e.recorded_at, e.correlation_id,
+                        e.causation_id, e.actor, e.payload,
+                    )
+                    for e in envelopes
+                ],
+            )
+            await conn.executemany(
+                """INSERT INTO outbox (event_id, topic, message_key, message_value)
+                   VALUES ($1, $2, $3, $4)""",
+                [
+                    (e.event_id, event_spec(e.event_type).topic, e.stream_id, encode_envelope(e))
+                    for e in envelopes
+                ],
+            )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "events_stream_version_unique":
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        if exc.constraint_name in ("events_event_id_key", "outbox_event_id_key"):
+            raise DuplicateEvent(str(exc)) from exc
+        raise
+    await conn.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, stream_id)
+    for e in envelopes:
+        EVENTS_APPENDED.labels(service, e.event_type).inc()

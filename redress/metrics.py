@@ -1,0 +1,38 @@
+"""Prometheus metrics every service exposes on ``/metrics``. One process per service, so the
+default registry is that service's; the ``service`` label lets one Prometheus tell them apart
+when replicas share a job."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "redress_events_consumed_total",
+    "Events taken off a topic, by what happened to them",
+    ["service", "topic", "event_type", "result"],
+)
+EVENT_HANDLING_SECONDS = Histogram(
+    "redress_event_handling_seconds",
+    "Time to apply one event, transaction included",
+    ["service", "event_type"],
+)
+EVENTS_APPENDED = Counter(
+    "redress_events_appended_total", "Events written to the event store", ["service", "event_type"]
+)
+OUTBOX_PUBLISHED = Counter(
+    "redress_outbox_published_total", "Outbox rows published to the broker", ["service", "topic"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "redress_outbox_backlog", "Outbox rows not yet published to the current broker", ["service"]
+)
+OUTBOX_REPUBLISHES = Counter(
+    "redress_outbox_broker_changes_total",
+    "Times the relay saw a different broker cluster and re-published its outbox",
+    ["service"],
+)
+DEAD_LETTERED = Counter(
+    "redress_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic"]
+)
+HTTP_REQUESTS = Counter(
+    "redress_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)

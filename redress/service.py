@@ -1,0 +1,252 @@
+"""One way to build a Redress service process: a FastAPI app whose lifespan opens the pool,
+applies migrations, starts the outbox relay and the FastStream subscriber, and which answers
+``/healthz``, ``/readyz`` and ``/metrics``.
+
+A service supplies only what is its own: its schema's migrations, its HTTP routes and its event
+handlers. Everything else is here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from contracts import dead_letter_topic
+from redress.consumer import (
+    Clock,
+    DeadLetterSink,
+    Handler,
+    IdempotentConsumer,
+    RawMessage,
+    utc_now,
+)
+from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from redress.kafka import ensure_topics, new_producer, topics_for
+from redress.logging import configure_logging, get_logger
+from redress.metrics import HTTP_REQUESTS
+from redress.outbox import OutboxRelay
+from redress.settings import RuntimeSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Which events of one topic this service applies, and how."""
+
+    topic: str
+    handlers: dict[str, Handler]
+
+
+@dataclass
+class Runtime:
+    """What HTTP handlers reach through ``request.app.state.runtime``."""
+
+    service: str
+    settings: RuntimeSettings
+    pool: asyncpg.Pool
+    clock: Clock
+    relay: OutboxRelay
+    broker: KafkaBroker | None = None
+    started: bool = False
+
+
+@dataclass
+class Service:
+    name: str
+    migrations: Path | None = None
+    router: APIRouter | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
+    clock: Clock = utc_now
+
+    @property
+    def group(self) -> str:
+        """The consumer group: one per service, shared by its replicas."""
+        return self.name
+
+    def dead_letter_topics(self) -> list[str]:
+        return [dead_letter_topic(s.topic, self.group) for s in self.subscriptions]
+
+    def create_app(self, settings: RuntimeSettings | None = None) -> FastAPI:
+        settings = settings or RuntimeSettings()
+        configure_logging(self.name, settings.log_level)
+        app = FastAPI(title=f"Redress {self.name}", lifespan=self._lifespan(settings))
+        app.add_exception_handler(RequestValidationError, _validation_error)
+        self._add_operational_routes(app)
+        self._count_requests(app)
+        if self.router is not None:
+            app.include_router(self.router)
+        return app
+
+    def _lifespan(self, settings: RuntimeSettings):  # type: ignore[no-untyped-def]
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            pool = await create_pool(settings.dsn, self.name, max_size=settings.db_pool_max)
+            sources = [("runtime", RUNTIME_MIGRATIONS)]
+            if self.migrations is not None:
+                sources.append((self.name, self.migrations))
+            applied = await apply_migrations(pool, self.name, sources)
+            if applied:
+                log.info("migrations applied", applied=applied)
+
+            async def make_topics() -> object:
+                return await ensure_topics(
+                    settings.bootstrap_servers,
+                    topics_for({self.group: [s.topic for s in self.subscriptions]}),
+                    partitions=settings.topic_partitions,
+                    replication=settings.topic_replication,
+                )
+
+            await make_topics()
+            relay = OutboxRelay(
+                service=self.name,
+                pool=pool,
+                dsn=settings.dsn,
+                schema=self.name,
+                bootstrap_servers=settings.bootstrap_servers,
+                ensure_topics=make_topics,
+            )
+            runtime = Runtime(self.name, settings, pool, self.clock, relay)
+            app.state.runtime = runtime
+            relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
+            sink = DeadLetterSink(self.name, self.group, pool)
+            broker = None
+            try:
+                if self.subscriptions:
+                    sink.producer = new_producer(
+                        settings.bootstrap_servers, f"redress-{self.name}-dlq"
+                    )
+                    await sink.producer.start()
+                    broker = self._broker(settings, pool, sink)
+                    await broker.start()
+                    runtime.broker = broker
+                runtime.started = True
+                log.info("service started", bootstrap=settings.bootstrap_servers)
+                yield
+            finally:
+                runtime.started = False
+                if broker is not None:
+                    await broker.stop()
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+                if sink.producer is not None:
+                    await sink.producer.stop()
+                await pool.close()
+
+        return lifespan
+
+    def _broker(
+        self, settings: RuntimeSettings, pool: asyncpg.Pool, sink: DeadLetterSink
+    ) -> KafkaBroker:
+        broker = KafkaBroker(
+            settings.bootstrap_servers,
+            client_id=f"redress-{self.name}",
+            logger=None,
+            allow_auto_create_topics=False,
+        )
+        handlers: dict[str, Handler] = {}
+        for sub in self.subscriptions:
+            handlers.update(sub.handlers)
+        consumer = IdempotentConsumer(
+            service=self.name,
+            group=self.group,
+            pool=pool,
+            handlers=handlers,
+            dead_letters=sink,
+            clock=self.clock,
+            attempts=settings.handler_attempts,
+        )
+
+        @broker.subscriber(
+            *[s.topic for s in self.subscriptions],
+            group_id=self.group,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+        async def on_message(message: KafkaMessage) -> None:
+            record = message.raw_message
+            raw = RawMessage(
+                topic=record.topic,  # type: ignore[union-attr]
+                partition=record.partition,  # type: ignore[union-attr]
+                offset=record.offset,  # type: ignore[union-attr]
+                key=record.key,  # type: ignore[union-attr]
+                value=record.value or b"",  # type: ignore[union-attr]
+            )
+            try:
+                await consumer.process(raw)
+            except Exception:
+                # infrastructure is down: do not commit; back off so the redelivery loop does
+                # not spin while the database is away
+                await asyncio.sleep(1.0)
+                raise
+
+        return broker
+
+    def _add_operational_routes(self, app: FastAPI) -> None:
+        @app.get("/healthz", tags=["operations"])
+        async def healthz() -> dict[str, str]:
+            """The process is alive and serving HTTP."""
+            return {"status": "ok", "service": self.name}
+
+        @app.get("/readyz", tags=["operations"])
+        async def readyz(request: Request) -> JSONResponse:
+            """Ready to take work: database answers, subscriber running, relay connected."""
+            runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+            checks: dict[str, bool] = {"started": bool(runtime and runtime.started)}
+            if runtime is not None:
+                try:
+                    await runtime.pool.fetchval("SELECT 1")
+                    checks["database"] = True
+                except Exception:
+                    checks["database"] = False
+                if self.subscriptions:
+                    checks["subscriber"] = runtime.broker is not None
+            ready = all(checks.values())
+            return JSONResponse(
+                {"ready": ready, "service": self.name, "checks": checks},
+                status_code=200 if ready else 503,
+            )
+
+        @app.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    def _count_requests(self, app: FastAPI) -> None:
+        @app.middleware("http")
+        async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.name, request.method, path, str(response.status_code)).inc()
+            return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with each field and its reason, in words a form or API client can show."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+            "reason": err["msg"],
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

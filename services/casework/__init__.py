@@ -1,0 +1,1 @@
+"""Casework: the system of record for each complaint, as an event-sourced `Case`."""

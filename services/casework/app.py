@@ -1,0 +1,19 @@
+"""Casework's process: staff API plus subscribers to intake and deadlines."""
+
+from pathlib import Path
+
+from contracts import DEADLINE_TOPIC, INTAKE_TOPIC
+from redress.service import Service, Subscription
+from services.casework import handlers
+from services.casework.api import router
+
+service = Service(
+    "casework",
+    migrations=Path(__file__).parent / "migrations",
+    router=router,
+    subscriptions=[
+        Subscription(INTAKE_TOPIC, {"FeedbackSubmitted": handlers.on_feedback_submitted}),
+        Subscription(DEADLINE_TOPIC, {"DeadlineSet": handlers.on_deadline_set}),
+    ],
+)
+app = service.create_app()

@@ -1,0 +1,1 @@
+"""The case lifecycle as pure functions: no clock, no database, no logging."""

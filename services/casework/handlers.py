@@ -1,0 +1,58 @@
+"""Casework's event subscribers: a submission opens a case; a due date from deadlines is shown
+on it."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from contracts import CaseOpened, DeadlineSet, FeedbackSubmitted, Procedure, decode_payload
+from redress import eventstore
+from redress.consumer import EventContext
+from services.casework import store
+from services.casework.domain import case as domain
+from services.casework.settings import CaseworkSettings
+
+_LONDON = ZoneInfo("Europe/London")
+
+
+async def on_feedback_submitted(ctx: EventContext) -> None:
+    submission = ctx.payload
+    assert isinstance(submission, FeedbackSubmitted)
+    case_id = domain.case_id_for(submission.submission_id)
+    stream = domain.stream_id(case_id)
+    history = await eventstore.load_stream(ctx.conn, stream)
+    state = domain.replay([decode_payload(e) for e in history])
+    if state.status is not domain.CaseStatus.NOT_OPENED:
+        ctx.log.info("case already open for this submission", reference=state.reference)
+        return
+    year = submission.received_at.astimezone(_LONDON).year
+    number = await store.next_reference_number(
+        ctx.conn, domain.REFERENCE_PREFIX[submission.kind], year
+    )
+    command = domain.OpenCase(
+        case_id=case_id,
+        reference=domain.format_reference(submission.kind, year, number),
+        procedure=Procedure(CaseworkSettings().default_procedure),
+        submission=submission,
+    )
+    decision = domain.decide(state, command)
+    if isinstance(decision, domain.Rejection):
+        ctx.log.info("open case rejected", reason=decision.reason)
+        return
+    envelopes = [
+        ctx.caused_event(payload, stream_id=stream, stream_version=state.version + i)
+        for i, payload in enumerate(decision, start=1)
+    ]
+    await ctx.append(envelopes, expected_version=state.version)
+    for payload in decision:
+        if isinstance(payload, CaseOpened):
+            await store.insert_case(
+                ctx.conn, payload, opened_at=ctx.now, version=state.version + len(decision)
+            )
+    ctx.log.info("case opened", reference=command.reference, case_id=str(case_id))
+
+
+async def on_deadline_set(ctx: EventContext) -> None:
+    deadline = ctx.payload
+    assert isinstance(deadline, DeadlineSet)
+    await store.record_deadline(ctx.conn, deadline)

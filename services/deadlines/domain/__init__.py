@@ -1,0 +1,1 @@
+"""Working-day arithmetic and timescale rules as pure functions."""

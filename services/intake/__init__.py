@@ -1,0 +1,2 @@
+"""Intake: where complaints, compliments and comments arrive, on every channel, and leave as
+`FeedbackSubmitted`."""

@@ -1,0 +1,1 @@
+"""Notifications: letters and messages to residents, services and managers, each sent once."""

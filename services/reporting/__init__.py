@@ -1,0 +1,1 @@
+"""Reporting: read models over every topic, rebuilt from the log whenever needed."""
