@@ -3,18 +3,16 @@ acknowledged. Names are past-tense facts; fields say what they mean in complaint
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
-import re
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from contracts.registry import EventPayload, register_event
 from contracts.topics import CASE_TOPIC, DEADLINE_TOPIC, INTAKE_TOPIC, NOTIFICATION_TOPIC
-
 
 _POSTCODE = re.compile(r"^(GIR0AA|[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2})$")
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-
 class EventPayload(BaseModel):
     """Base of every payload. Subclasses set the three class variables and are registered with
     `register_event`."""

@@ -28,7 +28,8 @@ def decode_envelope(raw: bytes) -> Envelope:
         envelope = Envelope.model_validate(data)
     except ValidationError as exc:
         fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors()[:5]
         )
         raise ContractError(f"envelope invalid: {fields}") from exc
     event_spec(envelope.event_type)

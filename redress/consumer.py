@@ -119,8 +119,14 @@ class DeadLetterSink:
                    dead_letter_topic, message_key, message_value, error)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO NOTHING""",
-            self.group, message.topic, message.partition, message.offset, target,
-            message.key, message.value, error,
+            self.group,
+            message.topic,
+            message.partition,
+            message.offset,
+            target,
+            message.key,
+            message.value,
+            error,
         )
         if self.producer is None:
             raise RuntimeError("dead-letter producer not started")
@@ -178,7 +184,7 @@ class IdempotentConsumer:
         bound = log.bind(
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,
-            case_id=getattr(payload, "case_id", None) and str(getattr(payload, "case_id")),
+            case_id=getattr(payload, "case_id", None) and str(payload.case_id),
             correlation_id=str(envelope.correlation_id),
             topic=message.topic,
             partition=message.partition,
@@ -226,9 +232,7 @@ class IdempotentConsumer:
             )
             if not fresh:
                 return "duplicate"
-            await handler(
-                EventContext(conn, envelope, payload, self.service, self.clock(), bound)
-            )
+            await handler(EventContext(conn, envelope, payload, self.service, self.clock(), bound))
         return "applied"
 
     async def _dead_letter(self, message: RawMessage, event_type: str, error: str) -> str:

@@ -91,9 +91,17 @@ async def append(
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
                 [
                     (
-                        e.event_id, e.stream_id, e.stream_version, e.event_type,
-                        e.schema_version, e.occurred_at, e.recorded_at, e.correlation_id,
-                        e.causation_id, e.actor, e.payload,
+                        e.event_id,
+                        e.stream_id,
+                        e.stream_version,
+                        e.event_type,
+                        e.schema_version,
+                        e.occurred_at,
+                        e.recorded_at,
+                        e.correlation_id,
+                        e.causation_id,
+                        e.actor,
+                        e.payload,
                     )
                     for e in envelopes
                 ],

@@ -11,7 +11,9 @@ import structlog
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stdout, level=max(numeric, logging.WARNING), format="%(message)s")
+    logging.basicConfig(
+        stream=sys.stdout, level=max(numeric, logging.WARNING), format="%(message)s"
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

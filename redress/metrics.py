@@ -34,5 +34,7 @@ DEAD_LETTERED = Counter(
     "redress_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )
 HTTP_REQUESTS = Counter(
-    "redress_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+    "redress_http_requests_total",
+    "HTTP requests answered",
+    ["service", "method", "route", "status"],
 )

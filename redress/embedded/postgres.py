@@ -66,8 +66,16 @@ class EmbeddedPostgres:
             self._initdb()
         self._stop_leftover()
         self._run(
-            "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
-            "-o", f"-h {self.host} -p {self.port} -c unix_socket_directories=''",
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-h {self.host} -p {self.port} -c unix_socket_directories=''",
             "start",
         )
         self._create_database()
@@ -75,8 +83,18 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop",
-                      check=False)
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+                check=False,
+            )
 
     def is_running(self) -> bool:
         pid = self._postmaster_pid()
@@ -130,8 +148,13 @@ class EmbeddedPostgres:
 
     def _runs_as_user(self, install: Path) -> bool:
         try:
-            subprocess.run([str(install / "bin" / "postgres"), "--version"], user=self.user,
-                           check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                [str(install / "bin" / "postgres"), "--version"],
+                user=self.user,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
         except (OSError, subprocess.SubprocessError):
             return False
         return True
@@ -141,8 +164,17 @@ class EmbeddedPostgres:
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
 
     def _postmaster_pid(self) -> int | None:
         try:
@@ -162,8 +194,19 @@ class EmbeddedPostgres:
 
     def _create_database(self) -> None:
         psql = [
-            "psql", "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-            "-v", "ON_ERROR_STOP=1", "-tA", "-c",
+            "psql",
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tA",
+            "-c",
         ]
         exists = self._run(*psql, f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'").strip()
         if exists != "1":
@@ -175,7 +218,11 @@ class EmbeddedPostgres:
     def _run(self, program: str, *args: str, check: bool = True) -> str:
         command = [str(self.bin_dir / program), *args]
         result = subprocess.run(
-            command, user=self.user, capture_output=True, text=True, timeout=120,
+            command,
+            user=self.user,
+            capture_output=True,
+            text=True,
+            timeout=120,
             cwd=tempfile.gettempdir(),
         )
         if check and result.returncode != 0:
@@ -203,5 +250,6 @@ def _ensure_system_user(name: str) -> None:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )

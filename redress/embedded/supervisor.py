@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 import httpx
@@ -27,6 +26,7 @@ from redress.embedded.broker import EmbeddedBroker
 from redress.embedded.postgres import EmbeddedPostgres
 from redress.kafka import ensure_topics, topics_for
 from redress.settings import SERVICES, RuntimeSettings, service_port
+
 
 @dataclass
 class ServiceProcess:
@@ -104,9 +104,17 @@ class Supervisor:
         out = None if self.verbose else svc.log
         svc.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", svc.module,
-                "--host", self.settings.http_host, "--port", str(svc.port),
-                "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                svc.module,
+                "--host",
+                self.settings.http_host,
+                "--port",
+                str(svc.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             env=self._env(svc),
             stdout=out,
@@ -180,9 +188,7 @@ class Supervisor:
         (self.data_dir / "supervisor.json").unlink(missing_ok=True)
 
     def listening(self) -> list[tuple[str, str]]:
-        rows = [
-            (svc.name, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services
-        ]
+        rows = [(svc.name, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services]
         rows.append(("postgres", self.settings.dsn))
         rows.append(("kafka", self.settings.bootstrap_servers))
         return rows

@@ -30,10 +30,20 @@ async def insert_case(
                service_area, procedure, stage, status, received_at, opened_at, complainant_name,
                summary, version, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $11)""",
-        opened.case_id, opened.reference, opened.submission_id, opened.kind.value,
-        opened.channel.value, opened.organisation_id, opened.service_area,
-        opened.procedure.value, opened.stage, opened.received_at, opened_at,
-        opened.complainant.name, opened.summary, version,
+        opened.case_id,
+        opened.reference,
+        opened.submission_id,
+        opened.kind.value,
+        opened.channel.value,
+        opened.organisation_id,
+        opened.service_area,
+        opened.procedure.value,
+        opened.stage,
+        opened.received_at,
+        opened_at,
+        opened.complainant.name,
+        opened.summary,
+        version,
     )
 
 
@@ -45,8 +55,14 @@ async def record_deadline(conn: asyncpg.Connection, deadline: DeadlineSet) -> No
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (case_id, kind, stage) DO UPDATE SET deadline_id = $4, due_on = $5,
                provisional = $6, clause = $7, explanation = $8""",
-        deadline.case_id, deadline.kind.value, deadline.stage, deadline.deadline_id,
-        deadline.due_on, deadline.provisional, deadline.clause, deadline.explanation,
+        deadline.case_id,
+        deadline.kind.value,
+        deadline.stage,
+        deadline.deadline_id,
+        deadline.due_on,
+        deadline.provisional,
+        deadline.clause,
+        deadline.explanation,
     )
 
 

@@ -37,5 +37,8 @@ async def explain(deadline_id: uuid.UUID, request: Request) -> dict[str, Any]:
     found = await store.get(runtime_of(request).pool, deadline_id)
     if found is None:
         raise HTTPException(404, detail="no such deadline")
-    return {"deadline_id": deadline_id, "due_on": found["due_on"],
-            "explanation": found["explanation"]}
+    return {
+        "deadline_id": deadline_id,
+        "due_on": found["due_on"],
+        "explanation": found["explanation"],
+    }

@@ -6,11 +6,11 @@ import uuid
 
 from contracts import CaseOpened, DeadlineSet, FeedbackKind
 from redress import eventstore
+from redress.consumer import EventContext
 from services.deadlines import store
 from services.deadlines.domain.calendar import WorkingDayCalendar
 from services.deadlines.domain.compute import initial_deadlines
 from services.deadlines.settings import DeadlinesSettings
-from redress.consumer import EventContext
 
 DEADLINE_NAMESPACE = uuid.UUID("5d7c1f0e-2b6a-4c8e-9f3d-8a1b2c3d4e5f")
 

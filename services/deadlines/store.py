@@ -21,8 +21,18 @@ async def insert(conn: asyncpg.Connection, d: DeadlineSet, *, created_at: dateti
         """INSERT INTO deadlines (deadline_id, case_id, kind, stage, procedure, counts_from,
                working_days, due_on, due_at, provisional, clause, explanation, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
-        d.deadline_id, d.case_id, d.kind.value, d.stage, d.procedure.value, d.counts_from,
-        d.working_days, d.due_on, end_of_day(d.due_on), d.provisional, d.clause, d.explanation,
+        d.deadline_id,
+        d.case_id,
+        d.kind.value,
+        d.stage,
+        d.procedure.value,
+        d.counts_from,
+        d.working_days,
+        d.due_on,
+        end_of_day(d.due_on),
+        d.provisional,
+        d.clause,
+        d.explanation,
         created_at,
     )
 
@@ -49,6 +59,7 @@ async def pending_due_by(pool: asyncpg.Pool, day: date, limit: int) -> list[dict
 
 
 async def get(pool: asyncpg.Pool, deadline_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM deadlines WHERE deadline_id = $1",
-                              deadline_id)
+    row = await pool.fetchrow(
+        f"SELECT {_COLUMNS} FROM deadlines WHERE deadline_id = $1", deadline_id
+    )
     return dict(row) if row else None

@@ -96,7 +96,10 @@ async def submit(
         try:
             async with conn.transaction():
                 await store.insert(
-                    conn, payload, idempotency_key=idempotency_key, recorded_at=now,
+                    conn,
+                    payload,
+                    idempotency_key=idempotency_key,
+                    recorded_at=now,
                     correlation_id=correlation_id,
                 )
                 await eventstore.append(conn, runtime.service, [envelope], expected_version=0)
@@ -108,7 +111,9 @@ async def submit(
                 raise
             return _receipt(existing)
     return SubmissionReceipt(
-        submission_id=submission_id, status="received", received_at=received_at,
+        submission_id=submission_id,
+        status="received",
+        received_at=received_at,
         correlation_id=correlation_id,
     )
 
@@ -123,6 +128,8 @@ async def get_submission(submission_id: uuid.UUID, request: Request) -> Submissi
 
 def _receipt(row: asyncpg.Record) -> SubmissionReceipt:
     return SubmissionReceipt(
-        submission_id=row["submission_id"], status="received", received_at=row["received_at"],
+        submission_id=row["submission_id"],
+        status="received",
+        received_at=row["received_at"],
         correlation_id=row["correlation_id"],
     )

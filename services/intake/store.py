@@ -13,7 +13,9 @@ async def find_by_idempotency_key(conn: asyncpg.Connection, key: str) -> asyncpg
     return await conn.fetchrow("SELECT * FROM submissions WHERE idempotency_key = $1", key)
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, submission_id: uuid.UUID) -> asyncpg.Record | None:
+async def get(
+    conn: asyncpg.Connection | asyncpg.Pool, submission_id: uuid.UUID
+) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM submissions WHERE submission_id = $1", submission_id)
 
 
@@ -29,7 +31,13 @@ async def insert(
         """INSERT INTO submissions (submission_id, idempotency_key, kind, channel,
                organisation_id, service_area, received_at, recorded_at, correlation_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        payload.submission_id, idempotency_key, payload.kind.value, payload.channel.value,
-        payload.organisation_id, payload.service_area, payload.received_at, recorded_at,
+        payload.submission_id,
+        idempotency_key,
+        payload.kind.value,
+        payload.channel.value,
+        payload.organisation_id,
+        payload.service_area,
+        payload.received_at,
+        recorded_at,
         correlation_id,
     )

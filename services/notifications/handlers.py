@@ -53,14 +53,24 @@ async def _send_what_is_ready(ctx: EventContext, case_id: uuid.UUID) -> None:
     nid = notification_id(case_id, template, recipient)
     created = await store.record_delivery(
         ctx.conn,
-        notification_id=nid, case_id=case_id, template=template, channel=channel,
-        recipient=recipient, subject=subject, body=body, created_at=ctx.now,
+        notification_id=nid,
+        case_id=case_id,
+        template=template,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        created_at=ctx.now,
     )
     if not created:
         return
     sent = NotificationSent(
-        notification_id=nid, case_id=case_id, template=template, channel=channel,
-        recipient=recipient, sent_at=ctx.now,
+        notification_id=nid,
+        case_id=case_id,
+        template=template,
+        channel=channel,
+        recipient=recipient,
+        sent_at=ctx.now,
     )
     stream = f"notifications-{case_id}"
     version = await eventstore.stream_version(ctx.conn, stream)

@@ -19,8 +19,13 @@ async def remember_case(conn: asyncpg.Connection, opened: CaseOpened) -> None:
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (case_id) DO UPDATE SET reference = $2, kind = $3, recipient_name = $4,
                email = $5, address = $6, preferred_contact = $7""",
-        opened.case_id, opened.reference, opened.kind.value, c.name, c.email,
-        ", ".join(p for p in (c.address, c.postcode) if p) or None, c.preferred_contact.value,
+        opened.case_id,
+        opened.reference,
+        opened.kind.value,
+        c.name,
+        c.email,
+        ", ".join(p for p in (c.address, c.postcode) if p) or None,
+        c.preferred_contact.value,
     )
 
 
@@ -56,12 +61,21 @@ async def record_delivery(
                subject, body, status, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, 'recorded', $8)
            ON CONFLICT (notification_id) DO NOTHING RETURNING true""",
-        notification_id, case_id, template, channel, recipient, subject, body, created_at,
+        notification_id,
+        case_id,
+        template,
+        channel,
+        recipient,
+        subject,
+        body,
+        created_at,
     )
     return bool(made)
 
 
-async def deliveries(pool: asyncpg.Pool, case_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
+async def deliveries(
+    pool: asyncpg.Pool, case_id: uuid.UUID | None, limit: int
+) -> list[dict[str, Any]]:
     rows = await pool.fetch(
         """SELECT notification_id, case_id, template, channel, recipient, subject, body, status,
                   created_at

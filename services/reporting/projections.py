@@ -12,7 +12,11 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
     await ctx.conn.execute(
         """INSERT INTO submission_facts (submission_id, kind, channel, organisation_id, received_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (submission_id) DO NOTHING""",
-        p.submission_id, p.kind.value, p.channel.value, p.organisation_id, p.received_at,
+        p.submission_id,
+        p.kind.value,
+        p.channel.value,
+        p.organisation_id,
+        p.received_at,
     )
 
 
@@ -25,8 +29,14 @@ async def on_case_opened(ctx: EventContext) -> None:
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (case_id) DO UPDATE SET reference = $2, kind = $3, channel = $4,
                organisation_id = $5, procedure = $6, received_at = $7, opened_at = $8""",
-        p.case_id, p.reference, p.kind.value, p.channel.value, p.organisation_id,
-        p.procedure.value, p.received_at, ctx.envelope.occurred_at,
+        p.case_id,
+        p.reference,
+        p.kind.value,
+        p.channel.value,
+        p.organisation_id,
+        p.procedure.value,
+        p.received_at,
+        ctx.envelope.occurred_at,
     )
 
 

@@ -71,9 +71,7 @@ def _deadline(
         )
     skipped = calendar.skipped_between(start, due)
     if skipped:
-        parts.append(
-            "skipping " + ", ".join(f"{s.day:%a %d %b} ({s.why})" for s in skipped)
-        )
+        parts.append("skipping " + ", ".join(f"{s.day:%a %d %b} ({s.why})" for s in skipped))
     parts.append(f"due {due:%a %d %b %Y}")
     return ComputedDeadline(
         kind=rule.kind,

@@ -1,0 +1,48 @@
+"""The embedded stack, started once per test session: real PostgreSQL and a real
+Kafka-protocol broker on loopback ports chosen for this run, in a throwaway data directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from redress.embedded.broker import EmbeddedBroker
+from redress.embedded.postgres import EmbeddedPostgres
+from tests.support import free_port
+
+
+@dataclass(frozen=True)
+class Stack:
+    dsn: str
+    bootstrap: str
+    data_dir: Path
+
+
+def make_data_dir(prefix: str) -> Path:
+    """Under the system temp folder, whose parents any user can traverse (see
+    ARCHITECTURE.md on running as root)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    data_dir = make_data_dir("redress-test-")
+    postgres = EmbeddedPostgres(data_dir, free_port())
+    broker = EmbeddedBroker(free_port(), data_dir / "logs" / "broker.log")
+    try:
+        postgres.start()
+        broker.start()
+        yield Stack(postgres.dsn, broker.bootstrap_servers, data_dir)
+    finally:
+        broker.stop()
+        postgres.stop()
+        if not os.environ.get("REDRESS_KEEP_TEST_DATA"):
+            shutil.rmtree(data_dir, ignore_errors=True)

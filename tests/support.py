@@ -1,0 +1,62 @@
+"""Helpers the test layers share: free ports, waiting for a condition without sleeping a fixed
+time, reading a topic from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0, what: str = "condition"
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, count: int, timeout: float = 30.0
+) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+    """The first ``count`` messages of a topic, as (key, value, headers)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    out.append((r.key, r.value or b"", dict(r.headers or ())))
+    finally:
+        await consumer.stop()
+    if len(out) < count:
+        raise AssertionError(f"{topic}: wanted {count} messages, got {len(out)}")
+    return out

@@ -1,0 +1,104 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from redress.db import RUNTIME_MIGRATIONS, check_schema_name, read_migrations
+from redress.kafka import topics_for
+from redress.settings import RuntimeSettings, embedded_dsn, service_port
+from services.notifications import letters
+from services.notifications.handlers import _route, notification_id
+
+
+def test_unset_connection_variables_mean_the_embedded_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("REDRESS_PG_PORT", "25432")
+    s = RuntimeSettings()
+    assert s.uses_embedded_postgres and s.uses_embedded_kafka
+    assert s.dsn == embedded_dsn(25432)
+    assert s.bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_a_real_cluster_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.internal/redress")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    s = RuntimeSettings()
+    assert s.dsn == "postgresql://u@db.internal/redress"
+    assert s.bootstrap_servers == "k1:9092,k2:9092"
+    assert not s.uses_embedded_postgres
+
+
+def test_service_ports_are_fixed_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDRESS_REPORTING_PORT", raising=False)
+    assert service_port("intake") == 8001
+    assert service_port("reporting") == 8005
+    monkeypatch.setenv("REDRESS_REPORTING_PORT", "9005")
+    assert service_port("reporting") == 9005
+
+
+def test_runtime_migrations_are_numbered() -> None:
+    found = read_migrations("runtime", RUNTIME_MIGRATIONS)
+    assert [m.version for m in found] == sorted(m.version for m in found)
+    assert found[0].name == "event_log"
+
+
+def test_misnamed_migration_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "001_ok.sql").write_text("SELECT 1")
+    (tmp_path / "2-bad.sql").write_text("SELECT 1")
+    with pytest.raises(ValueError, match="NNN_name"):
+        read_migrations("x", tmp_path)
+
+
+def test_duplicate_migration_numbers_are_an_error(tmp_path: Path) -> None:
+    (tmp_path / "001_a.sql").write_text("SELECT 1")
+    (tmp_path / "001_b.sql").write_text("SELECT 1")
+    with pytest.raises(ValueError, match="duplicate"):
+        read_migrations("x", tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["Intake", "1abc", "a-b", "x; DROP", ""])
+def test_schema_names_are_checked(bad: str) -> None:
+    with pytest.raises(ValueError):
+        check_schema_name(bad)
+
+
+def test_dead_letter_topics_follow_subscriptions() -> None:
+    names = topics_for({"casework": ["redress.intake.v1"]})
+    assert "redress.intake.v1.dlq.casework" in names
+    assert "redress.case.v1" in names
+
+
+def test_acknowledgement_gives_reference_and_date() -> None:
+    subject, body = letters.acknowledgement("Ada", "CMP-2026-000001", date(2026, 12, 16))
+    assert "CMP-2026-000001" in subject
+    assert "Wednesday 16 December 2026" in body
+    assert body.startswith("Dear Ada,")
+
+
+def test_notification_ids_are_deterministic() -> None:
+    import uuid
+
+    case = uuid.uuid4()
+    assert notification_id(case, "acknowledgement", "a@b") == notification_id(
+        case, "acknowledgement", "a@b"
+    )
+    assert notification_id(case, "acknowledgement", "a@b") != notification_id(
+        case, "thanks", "a@b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("contact", "expected"),
+    [
+        ({"email": "a@b.org", "address": "1 High St", "preferred_contact": "email"}, "email"),
+        ({"email": "a@b.org", "address": "1 High St", "preferred_contact": "letter"}, "letter"),
+        ({"email": None, "address": "1 High St", "preferred_contact": "email"}, "letter"),
+        ({"email": "a@b.org", "address": None, "preferred_contact": "letter"}, "email"),
+        ({"email": None, "address": None, "preferred_contact": "phone"}, "phone"),
+    ],
+)
+def test_notifications_follow_the_preferred_route(contact: dict, expected: str) -> None:
+    assert _route({"recipient_name": "R", **contact})[0] == expected
