@@ -36,9 +36,10 @@ async def eventually(
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, count: int, timeout: float = 30.0
+    bootstrap: str, topic: str, *, count: int, key: bytes | None = None, timeout: float = 30.0
 ) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
-    """The first ``count`` messages of a topic, as (key, value, headers)."""
+    """The first ``count`` messages of a topic (with this key, if given), as (key, value,
+    headers), in each partition's order."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -54,6 +55,8 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
+                    if key is not None and r.key != key:
+                        continue
                     out.append((r.key, r.value or b"", dict(r.headers or ())))
     finally:
         await consumer.stop()

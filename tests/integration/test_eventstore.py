@@ -1,0 +1,103 @@
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from contracts import Envelope, decode_envelope, new_envelope
+from redress import eventstore
+from tests.integration.conftest import TEST_TOPIC, ThingHappened
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+def events(stream: str, start_version: int, count: int) -> list[Envelope]:
+    return [
+        new_envelope(
+            ThingHappened(name=f"e{i}", number=i),
+            stream_id=stream,
+            stream_version=start_version + i,
+            occurred_at=NOW,
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+async def test_appended_events_load_back_and_wait_in_the_outbox(pool: asyncpg.Pool) -> None:
+    stream = f"s-{uuid.uuid4()}"
+    written = events(stream, 0, 3)
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", written, expected_version=0)
+    async with pool.acquire() as conn:
+        assert await eventstore.load_stream(conn, stream) == written
+        assert await eventstore.stream_version(conn, stream) == 3
+    rows = await pool.fetch("SELECT * FROM outbox ORDER BY position")
+    assert [r["event_id"] for r in rows] == [e.event_id for e in written]
+    assert {r["topic"] for r in rows} == {TEST_TOPIC}
+    assert {r["message_key"] for r in rows} == {stream}
+    assert [decode_envelope(bytes(r["message_value"])) for r in rows] == written
+    assert all(r["published_at"] is None for r in rows)
+
+
+async def test_append_needs_a_transaction(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await eventstore.append(conn, "test", events("s", 0, 1), expected_version=0)
+
+
+async def test_versions_must_follow_the_expected_version(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(ValueError, match="stream_version"):
+            await eventstore.append(conn, "test", events("s", 1, 1), expected_version=0)
+
+
+async def test_racing_writers_one_wins_one_conflicts(pool: asyncpg.Pool) -> None:
+    stream = f"s-{uuid.uuid4()}"
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", events(stream, 0, 1), expected_version=0)
+
+    async def writer() -> str:
+        async with pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await eventstore.append(conn, "test", events(stream, 1, 1), expected_version=1)
+                    await asyncio.sleep(0.2)  # hold the transaction open so the other overlaps
+            except eventstore.ConcurrencyConflict:
+                return "conflict"
+            return "won"
+
+    results = sorted(await asyncio.gather(writer(), writer()))
+    assert results == ["conflict", "won"]
+    async with pool.acquire() as conn:
+        assert await eventstore.stream_version(conn, stream) == 2
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
+
+
+async def test_same_event_twice_is_a_duplicate(pool: asyncpg.Pool) -> None:
+    stream = f"s-{uuid.uuid4()}"
+    first = events(stream, 0, 1)
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", first, expected_version=0)
+    again = first[0].model_copy(update={"stream_version": 2})
+    async with pool.acquire() as conn:
+        with pytest.raises(eventstore.DuplicateEvent):
+            async with conn.transaction():
+                await eventstore.append(conn, "test", [again], expected_version=1)
+
+
+async def test_rollback_leaves_neither_event_nor_outbox_row(pool: asyncpg.Pool) -> None:
+    stream = f"s-{uuid.uuid4()}"
+
+    class Boom(Exception):
+        pass
+
+    async with pool.acquire() as conn:
+        with pytest.raises(Boom):
+            async with conn.transaction():
+                await eventstore.append(conn, "test", events(stream, 0, 2), expected_version=0)
+                raise Boom
+    assert await pool.fetchval("SELECT count(*) FROM events") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

@@ -1,0 +1,183 @@
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from contracts import dead_letter_topic, encode_envelope, new_envelope
+from redress.consumer import DeadLetterSink, EventContext, IdempotentConsumer, RawMessage
+from redress.kafka import ensure_topics
+from tests.conftest import Stack
+from tests.integration.conftest import TEST_TOPIC, ThingHappened
+from tests.support import read_topic
+
+
+class Recorder:
+    """A handler that writes a row, so that 'applied once' is visible in the database, and can
+    be told to fail."""
+
+    def __init__(self, fail_times: int = 0, error: Exception | None = None) -> None:
+        self.calls = 0
+        self.fail_times = fail_times
+        self.error = error or RuntimeError("transient")
+
+    async def __call__(self, ctx: EventContext) -> None:
+        self.calls += 1
+        await ctx.conn.execute(
+            "INSERT INTO applied (event_id, name) VALUES ($1, $2)",
+            ctx.envelope.event_id,
+            getattr(ctx.payload, "name", None),
+        )
+        if self.calls <= self.fail_times:
+            raise self.error
+
+
+@pytest.fixture
+async def group(stack: Stack) -> str:
+    name = f"g{uuid.uuid4().hex[:10]}"
+    await ensure_topics(
+        stack.bootstrap, [TEST_TOPIC, dead_letter_topic(TEST_TOPIC, name)], partitions=1,
+        replication=1,
+    )
+    return name
+
+
+@pytest.fixture
+async def sink(pool: asyncpg.Pool, group: str, producer: object) -> AsyncIterator[DeadLetterSink]:
+    await pool.execute("CREATE TABLE applied (event_id uuid, name text)")
+    s = DeadLetterSink("test", group, pool)
+    s.producer = producer  # type: ignore[assignment]
+    yield s
+
+
+def consumer(pool: asyncpg.Pool, group: str, sink: DeadLetterSink, handler: Recorder) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        service="test",
+        group=group,
+        pool=pool,
+        handlers={"ThingHappenedForTest": handler},
+        dead_letters=sink,
+        attempts=3,
+        retry_delay=0.01,
+    )
+
+
+def message(value: bytes, offset: int = 0) -> RawMessage:
+    return RawMessage(TEST_TOPIC, 0, offset, b"k", value)
+
+
+def good_event(name: str = "x") -> bytes:
+    return encode_envelope(
+        new_envelope(
+            ThingHappened(name=name),
+            stream_id="s",
+            stream_version=1,
+            occurred_at=datetime.now(UTC),
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+    )
+
+
+async def test_a_redelivered_event_changes_nothing(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    handler = Recorder()
+    c = consumer(pool, group, sink, handler)
+    raw = good_event()
+    assert await c.process(message(raw, 0)) == "applied"
+    assert await c.process(message(raw, 1)) == "duplicate"
+    assert handler.calls == 1
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 1
+
+
+async def test_garbage_goes_to_the_dead_letter_topic_with_the_error(
+    stack: Stack, pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    handler = Recorder()
+    c = consumer(pool, group, sink, handler)
+    garbage = b"\x00 this is not an event"
+    assert await c.process(message(garbage, 7)) == "dead_lettered"
+    assert await c.process(message(good_event("after"), 8)) == "applied"
+    (key, value, headers), = await read_topic(
+        stack.bootstrap, dead_letter_topic(TEST_TOPIC, group), count=1
+    )
+    assert value == garbage
+    assert b"unparseable" in headers["redress-error"]
+    assert headers["redress-source-offset"] == b"7"
+    row = await pool.fetchrow("SELECT * FROM dead_letters")
+    assert bytes(row["message_value"]) == garbage
+    assert row["source_offset"] == 7
+    assert await pool.fetchval("SELECT name FROM applied") == "after"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(event_type="NoSuchEvent"),
+        lambda d: d["payload"].update(name=12345),
+        lambda d: d.pop("event_id"),
+    ],
+    ids=["unknown type", "invalid payload", "missing envelope field"],
+)
+async def test_unknown_or_invalid_events_are_dead_lettered(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink, mutate: object
+) -> None:
+    data = json.loads(good_event())
+    mutate(data)  # type: ignore[operator]
+    c = consumer(pool, group, sink, Recorder())
+    assert await c.process(message(json.dumps(data).encode())) == "dead_lettered"
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
+
+
+async def test_a_transient_failure_is_retried_and_applied_once(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    handler = Recorder(fail_times=2)
+    c = consumer(pool, group, sink, handler)
+    assert await c.process(message(good_event())) == "applied"
+    assert handler.calls == 3
+    # the two failed attempts rolled back with their writes
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 1
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_and_rolled_back(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    handler = Recorder(fail_times=99)
+    c = consumer(pool, group, sink, handler)
+    raw = good_event()
+    assert await c.process(message(raw)) == "dead_lettered"
+    assert handler.calls == 3
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 0
+    assert await pool.fetchval("SELECT count(*) FROM processed_events") == 0
+    error = await pool.fetchval("SELECT error FROM dead_letters")
+    assert "after 3 attempts" in error and "RuntimeError" in error
+
+
+async def test_infrastructure_failure_is_raised_not_dead_lettered(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    handler = Recorder(fail_times=1, error=ConnectionResetError("database went away"))
+    c = consumer(pool, group, sink, handler)
+    raw = good_event()
+    with pytest.raises(ConnectionResetError):
+        await c.process(message(raw))
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+    assert await pool.fetchval("SELECT count(*) FROM processed_events") == 0
+    # redelivered once the database is back: applied exactly once
+    assert await c.process(message(raw)) == "applied"
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 1
+
+
+async def test_events_without_a_handler_are_ignored(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    c = IdempotentConsumer(
+        service="test", group=group, pool=pool, handlers={}, dead_letters=sink
+    )
+    assert await c.process(message(good_event())) == "ignored"
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0

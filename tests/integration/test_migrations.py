@@ -1,0 +1,27 @@
+import asyncio
+from pathlib import Path
+
+from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from tests.conftest import Stack
+from tests.integration.conftest import new_schema
+
+
+async def test_migrations_apply_once_even_when_replicas_race(stack: Stack, tmp_path: Path) -> None:
+    (tmp_path / "001_widgets.sql").write_text("CREATE TABLE widgets (id int PRIMARY KEY);")
+    (tmp_path / "002_more.sql").write_text("INSERT INTO widgets VALUES (1);")
+    schema = new_schema()
+    pools = [await create_pool(stack.dsn, schema, max_size=2) for _ in range(3)]
+    try:
+        sources = [("runtime", RUNTIME_MIGRATIONS), ("svc", tmp_path)]
+        results = await asyncio.gather(*(apply_migrations(p, schema, sources) for p in pools))
+        applied = sorted(name for r in results for name in r)
+        assert applied == ["runtime:001_event_log", "svc:001_widgets", "svc:002_more"]
+        assert await pools[0].fetchval("SELECT count(*) FROM widgets") == 1
+        assert await apply_migrations(pools[0], schema, sources) == []
+        (tmp_path / "003_later.sql").write_text("INSERT INTO widgets VALUES (3);")
+        assert await apply_migrations(pools[0], schema, sources) == ["svc:003_later"]
+        assert await pools[1].fetchval("SELECT count(*) FROM widgets") == 2
+    finally:
+        await pools[0].execute(f'DROP SCHEMA "{schema}" CASCADE')
+        for p in pools:
+            await p.close()

@@ -1,0 +1,135 @@
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+
+from contracts import decode_envelope, new_envelope
+from redress import eventstore
+from redress.outbox import OutboxRelay
+from tests.conftest import Stack
+from tests.integration.conftest import ThingHappened
+from tests.support import eventually, read_topic
+
+
+async def append_things(pool: asyncpg.Pool, stream: str, count: int) -> list[uuid.UUID]:
+    envs = [
+        new_envelope(
+            ThingHappened(name=stream, number=i),
+            stream_id=stream,
+            stream_version=i,
+            occurred_at=datetime.now(UTC),
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+        for i in range(1, count + 1)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", envs, expected_version=0)
+    return [e.event_id for e in envs]
+
+
+def relay_for(stack: Stack, schema: str, pool: asyncpg.Pool) -> OutboxRelay:
+    async def no_topics() -> None:
+        return None
+
+    return OutboxRelay(
+        service="test",
+        pool=pool,
+        dsn=stack.dsn,
+        schema=schema,
+        bootstrap_servers=stack.bootstrap,
+        ensure_topics=no_topics,
+        idle_wait=0.1,
+        epoch_check_interval=0.2,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def keyed(stack: Stack, topic: str, key: str, count: int) -> list[uuid.UUID]:
+    messages = await read_topic(stack.bootstrap, topic, count=count, key=key.encode(), timeout=20)
+    return [decode_envelope(v).event_id for _, v, _ in messages]
+
+
+async def test_relay_publishes_in_order_keyed_by_stream(
+    stack: Stack, schema_and_pool: tuple[str, asyncpg.Pool], test_topic: str
+) -> None:
+    schema, pool = schema_and_pool
+    stream = f"s-{uuid.uuid4()}"
+    ids = await append_things(pool, stream, 5)
+    async with running(relay_for(stack, schema, pool)):
+        await eventually(
+            lambda: pool.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"),
+            what="outbox published",
+        )
+        more = await append_things(pool, f"{stream}-b", 1)
+        await eventually(
+            lambda: pool.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"),
+            what="second append published promptly",
+        )
+    assert await keyed(stack, test_topic, stream, 5) == ids
+    assert await keyed(stack, test_topic, f"{stream}-b", 1) == more
+
+
+async def test_a_new_broker_gets_the_whole_outbox_again(
+    stack: Stack, schema_and_pool: tuple[str, asyncpg.Pool], test_topic: str
+) -> None:
+    """The embedded broker forgets everything on restart and comes back with a new cluster id;
+    rows published to the old one must be published again."""
+    schema, pool = schema_and_pool
+    stream = f"s-{uuid.uuid4()}"
+    ids = await append_things(pool, stream, 2)
+    await pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '1 hour'"
+    )  # published, to a broker that has since gone
+    await pool.execute(
+        "INSERT INTO outbox_relay_state (singleton, broker_epoch) VALUES (true, 'gone')"
+    )
+    async with running(relay_for(stack, schema, pool)):
+        await eventually(
+            lambda: pool.fetchval(
+                "SELECT bool_and(published_at > now() - interval '1 minute') FROM outbox"
+            ),
+            what="outbox re-published",
+        )
+    assert await keyed(stack, test_topic, stream, 2) == ids
+    epoch = await pool.fetchval("SELECT broker_epoch FROM outbox_relay_state")
+    assert epoch not in (None, "gone")
+
+
+async def test_only_one_relay_per_service_publishes(
+    stack: Stack, schema_and_pool: tuple[str, asyncpg.Pool], test_topic: str
+) -> None:
+    schema, pool = schema_and_pool
+    first, second = relay_for(stack, schema, pool), relay_for(stack, schema, pool)
+    async with running(first):
+        await eventually(lambda: _true(first.is_leader), what="first relay leads")
+        async with running(second) as second_task:
+            await asyncio.sleep(1.5)
+            assert first.is_leader and not second.is_leader
+            await append_things(pool, f"s-{uuid.uuid4()}", 1)
+            await eventually(
+                lambda: pool.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"),
+                what="published by the leader",
+            )
+            assert not second_task.done()
+    # the leader has gone: the other takes over
+    async with running(second):
+        await eventually(lambda: _true(second.is_leader), what="second relay takes over")
+
+
+async def _true(value: bool) -> bool:
+    return value
+

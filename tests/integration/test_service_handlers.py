@@ -1,0 +1,191 @@
+"""Every service's real handlers against real PostgreSQL: a complaint flows through casework,
+deadlines, notifications and reporting by handing each the events the previous one put in its
+outbox; every event is delivered twice, and the second delivery must change nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts import FeedbackSubmitted, decode_envelope, encode_envelope, new_envelope
+from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.service import Service
+from tests.conftest import Stack
+from tests.integration.conftest import schema_pool
+
+
+def _service(name: str) -> Service:
+    module = __import__(f"services.{name}.app", fromlist=["service"])
+    service: Service = module.service
+    return service
+
+
+class Harness:
+    def __init__(self, name: str, schema: str, pool: asyncpg.Pool) -> None:
+        self.service = _service(name)
+        self.schema = schema
+        self.pool = pool
+        handlers = {}
+        for sub in self.service.subscriptions:
+            handlers.update(sub.handlers)
+        self.consumer = IdempotentConsumer(
+            service=name,
+            group=name,
+            pool=pool,
+            handlers=handlers,
+            dead_letters=DeadLetterSink(name, name, pool),  # never reached: no bad input here
+        )
+        self.offset = 0
+
+    async def deliver_twice(self, raw: bytes, topic: str) -> str:
+        first = await self._deliver(raw, topic)
+        before = await self.snapshot()
+        second = await self._deliver(raw, topic)
+        assert second == "duplicate", f"{self.service.name}: redelivery gave {second}"
+        assert await self.snapshot() == before, f"{self.service.name}: redelivery changed state"
+        return first
+
+    async def _deliver(self, raw: bytes, topic: str) -> str:
+        self.offset += 1
+        return await self.consumer.process(RawMessage(topic, 0, self.offset, b"k", raw))
+
+    async def outbox(self) -> list[tuple[str, bytes]]:
+        rows = await self.pool.fetch("SELECT topic, message_value FROM outbox ORDER BY position")
+        return [(r["topic"], bytes(r["message_value"])) for r in rows]
+
+    async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        tables = await self.pool.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+            self.schema,
+        )
+        out = {}
+        for t in sorted(r["table_name"] for r in tables):
+            rows = await self.pool.fetch(f'SELECT * FROM "{self.schema}"."{t}"')
+            out[t] = sorted((dict(r) for r in rows), key=repr)
+        return out
+
+
+@pytest.fixture
+async def harnesses(stack: Stack):  # type: ignore[no-untyped-def]
+    made = {}
+    for name in ("casework", "deadlines", "notifications", "reporting"):
+        svc = _service(name)
+        assert svc.migrations is not None
+        schema, pool = await schema_pool(stack, [(name, svc.migrations)])
+        made[name] = Harness(name, schema, pool)
+    yield made
+    for h in made.values():
+        await h.pool.execute(f'DROP SCHEMA "{h.schema}" CASCADE')
+        await h.pool.close()
+
+
+def submission() -> bytes:
+    payload = FeedbackSubmitted.model_validate(
+        {
+            "submission_id": uuid.uuid4(),
+            "kind": "complaint",
+            "channel": "letter",
+            "organisation_id": "north-housing",
+            "service_area": "repairs",
+            "received_at": datetime(2025, 12, 19, 10, tzinfo=UTC),
+            "summary": "The communal door has been broken for a month",
+            "complainant": {
+                "name": "Jo Tenant",
+                "address": "Flat 2, 10 Mill Lane",
+                "postcode": "M1 1AE",
+                "preferred_contact": "letter",
+            },
+        }
+    )
+    env = new_envelope(
+        payload,
+        stream_id=f"submission-{payload.submission_id}",
+        stream_version=1,
+        occurred_at=payload.received_at,
+        actor="channel:letter",
+        correlation_id=uuid.uuid4(),
+    )
+    return encode_envelope(env)
+
+
+async def test_a_complaint_flows_through_every_handler_and_redelivery_changes_nothing(
+    harnesses: dict[str, Harness],
+) -> None:
+    casework, deadlines = harnesses["casework"], harnesses["deadlines"]
+    notifications, reporting = harnesses["notifications"], harnesses["reporting"]
+    submitted = submission()
+
+    assert await casework.deliver_twice(submitted, "redress.intake.v1") == "applied"
+    assert await reporting.deliver_twice(submitted, "redress.intake.v1") == "applied"
+    (topic, opened), = await casework.outbox()
+    assert topic == "redress.case.v1"
+    opened_env = decode_envelope(opened)
+    assert opened_env.event_type == "CaseOpened"
+    assert opened_env.payload["reference"] == "CMP-2025-000001"
+    assert opened_env.causation_id == decode_envelope(submitted).event_id
+    assert opened_env.correlation_id == decode_envelope(submitted).correlation_id
+
+    for h in (deadlines, notifications, reporting):
+        assert await h.deliver_twice(opened, topic) == "applied"
+    deadline_events = await deadlines.outbox()
+    assert [decode_envelope(v).payload["kind"] for _, v in deadline_events] == [
+        "acknowledgement",
+        "response",
+    ]
+    assert [decode_envelope(v).payload["due_on"] for _, v in deadline_events] == [
+        "2025-12-30",
+        "2026-01-14",
+    ]
+    for t, raw in deadline_events:
+        for h in (casework, notifications, reporting):
+            assert await h.deliver_twice(raw, t) == "applied"
+
+    case = await casework.pool.fetchrow("SELECT * FROM cases")
+    assert case["reference"] == "CMP-2025-000001"
+    due = await casework.pool.fetch("SELECT kind, due_on FROM case_deadlines ORDER BY kind")
+    assert [(r["kind"], str(r["due_on"])) for r in due] == [
+        ("acknowledgement", "2025-12-30"),
+        ("response", "2026-01-14"),
+    ]
+
+    (t, sent), = await notifications.outbox()
+    letter = await notifications.pool.fetchrow("SELECT * FROM deliveries")
+    assert letter["channel"] == "letter"  # the resident asked for post
+    assert letter["recipient"] == "Flat 2, 10 Mill Lane, M1 1AE"
+    assert "Wednesday 14 January 2026" in letter["body"]
+    assert decode_envelope(sent).event_id == letter["notification_id"]
+
+    assert await reporting.deliver_twice(sent, t) == "applied"
+    facts = await reporting.pool.fetchrow("SELECT * FROM case_facts")
+    assert facts["reference"] == "CMP-2025-000001"
+    assert facts["acknowledgement_sent_at"] is not None
+    assert facts["notifications_sent"] == 1
+
+
+async def test_references_count_up_per_year_without_gaps(harnesses: dict[str, Harness]) -> None:
+    casework = harnesses["casework"]
+    for _ in range(3):
+        await casework.deliver_twice(submission(), "redress.intake.v1")
+    refs = [r["reference"] for r in await casework.pool.fetch("SELECT reference FROM cases")]
+    assert sorted(refs) == ["CMP-2025-000001", "CMP-2025-000002", "CMP-2025-000003"]
+
+
+async def test_a_compliment_is_thanked_without_deadlines(harnesses: dict[str, Harness]) -> None:
+    casework, deadlines = harnesses["casework"], harnesses["deadlines"]
+    notifications = harnesses["notifications"]
+    env = decode_envelope(submission())
+    data = env.model_dump(mode="json")
+    data["payload"]["kind"] = "compliment"
+    raw = encode_envelope(type(env).model_validate(data))
+    await casework.deliver_twice(raw, "redress.intake.v1")
+    (topic, opened), = await casework.outbox()
+    assert decode_envelope(opened).payload["reference"].startswith("CPL-")
+    await deadlines.deliver_twice(opened, topic)
+    assert await deadlines.outbox() == []
+    await notifications.deliver_twice(opened, topic)
+    letter = await notifications.pool.fetchrow("SELECT template FROM deliveries")
+    assert letter["template"] == "thanks"
