@@ -23,6 +23,7 @@ test: $(STAMP) lint typecheck
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts redress services tests
+	$(BIN)/ruff format --check contracts redress services tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict contracts services/casework/domain services/deadlines/domain

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -43,7 +42,7 @@ async def read_topic(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
+        group_id=None,  # no group to join: reads every partition from the start at once
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

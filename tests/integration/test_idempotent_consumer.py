@@ -38,7 +38,9 @@ class Recorder:
 async def group(stack: Stack) -> str:
     name = f"g{uuid.uuid4().hex[:10]}"
     await ensure_topics(
-        stack.bootstrap, [TEST_TOPIC, dead_letter_topic(TEST_TOPIC, name)], partitions=1,
+        stack.bootstrap,
+        [TEST_TOPIC, dead_letter_topic(TEST_TOPIC, name)],
+        partitions=1,
         replication=1,
     )
     return name
@@ -52,7 +54,9 @@ async def sink(pool: asyncpg.Pool, group: str, producer: object) -> AsyncIterato
     yield s
 
 
-def consumer(pool: asyncpg.Pool, group: str, sink: DeadLetterSink, handler: Recorder) -> IdempotentConsumer:
+def consumer(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink, handler: Recorder
+) -> IdempotentConsumer:
     return IdempotentConsumer(
         service="test",
         group=group,
@@ -101,7 +105,7 @@ async def test_garbage_goes_to_the_dead_letter_topic_with_the_error(
     garbage = b"\x00 this is not an event"
     assert await c.process(message(garbage, 7)) == "dead_lettered"
     assert await c.process(message(good_event("after"), 8)) == "applied"
-    (key, value, headers), = await read_topic(
+    ((_key, value, headers),) = await read_topic(
         stack.bootstrap, dead_letter_topic(TEST_TOPIC, group), count=1
     )
     assert value == garbage
@@ -176,8 +180,6 @@ async def test_infrastructure_failure_is_raised_not_dead_lettered(
 async def test_events_without_a_handler_are_ignored(
     pool: asyncpg.Pool, group: str, sink: DeadLetterSink
 ) -> None:
-    c = IdempotentConsumer(
-        service="test", group=group, pool=pool, handlers={}, dead_letters=sink
-    )
+    c = IdempotentConsumer(service="test", group=group, pool=pool, handlers={}, dead_letters=sink)
     assert await c.process(message(good_event())) == "ignored"
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0

@@ -132,4 +132,3 @@ async def test_only_one_relay_per_service_publishes(
 
 async def _true(value: bool) -> bool:
     return value
-

@@ -121,7 +121,7 @@ async def test_a_complaint_flows_through_every_handler_and_redelivery_changes_no
 
     assert await casework.deliver_twice(submitted, "redress.intake.v1") == "applied"
     assert await reporting.deliver_twice(submitted, "redress.intake.v1") == "applied"
-    (topic, opened), = await casework.outbox()
+    ((topic, opened),) = await casework.outbox()
     assert topic == "redress.case.v1"
     opened_env = decode_envelope(opened)
     assert opened_env.event_type == "CaseOpened"
@@ -152,7 +152,7 @@ async def test_a_complaint_flows_through_every_handler_and_redelivery_changes_no
         ("response", "2026-01-14"),
     ]
 
-    (t, sent), = await notifications.outbox()
+    ((t, sent),) = await notifications.outbox()
     letter = await notifications.pool.fetchrow("SELECT * FROM deliveries")
     assert letter["channel"] == "letter"  # the resident asked for post
     assert letter["recipient"] == "Flat 2, 10 Mill Lane, M1 1AE"
@@ -182,7 +182,7 @@ async def test_a_compliment_is_thanked_without_deadlines(harnesses: dict[str, Ha
     data["payload"]["kind"] = "compliment"
     raw = encode_envelope(type(env).model_validate(data))
     await casework.deliver_twice(raw, "redress.intake.v1")
-    (topic, opened), = await casework.outbox()
+    ((topic, opened),) = await casework.outbox()
     assert decode_envelope(opened).payload["reference"].startswith("CPL-")
     await deadlines.deliver_twice(opened, topic)
     assert await deadlines.outbox() == []

@@ -152,7 +152,12 @@ def test_missing_upcaster_is_reported() -> None:
 
 @pytest.mark.parametrize(
     ("given", "normalised"),
-    [("sw1a1aa", "SW1A 1AA"), ("M1 1AE", "M1 1AE"), ("b33 8th", "B33 8TH"), ("EH1  2NG", "EH1 2NG")],
+    [
+        ("sw1a1aa", "SW1A 1AA"),
+        ("M1 1AE", "M1 1AE"),
+        ("b33 8th", "B33 8TH"),
+        ("EH1  2NG", "EH1 2NG"),
+    ],
 )
 def test_postcodes_are_normalised(given: str, normalised: str) -> None:
     assert Complainant(name="x", postcode=given).postcode == normalised

@@ -85,9 +85,7 @@ def test_notification_ids_are_deterministic() -> None:
     assert notification_id(case, "acknowledgement", "a@b") == notification_id(
         case, "acknowledgement", "a@b"
     )
-    assert notification_id(case, "acknowledgement", "a@b") != notification_id(
-        case, "thanks", "a@b"
-    )
+    assert notification_id(case, "acknowledgement", "a@b") != notification_id(case, "thanks", "a@b")
 
 
 @pytest.mark.parametrize(

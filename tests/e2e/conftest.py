@@ -1,0 +1,44 @@
+"""The five services as separate processes, started by the real supervisor against the
+session's embedded PostgreSQL and broker, driven only through their public APIs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from redress.embedded.supervisor import Supervisor
+from redress.settings import SERVICES, RuntimeSettings
+from tests.conftest import Stack
+from tests.support import free_port
+
+
+@dataclass(frozen=True)
+class System:
+    stack: Stack
+    urls: dict[str, str]
+
+    def url(self, service: str, path: str) -> str:
+        return self.urls[service] + path
+
+
+@pytest.fixture(scope="session")
+def system(stack: Stack) -> Iterator[System]:
+    saved = dict(os.environ)
+    ports = {name: free_port() for name in SERVICES}
+    for name, port in ports.items():
+        os.environ[f"REDRESS_{name.upper()}_PORT"] = str(port)
+    data_dir = stack.data_dir / "system"
+    settings = RuntimeSettings(
+        database_url=stack.dsn, kafka_bootstrap_servers=stack.bootstrap, data_dir=data_dir
+    )
+    supervisor = Supervisor(settings, say=lambda _: None)
+    try:
+        supervisor.start()
+        yield System(stack, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
+    finally:
+        supervisor.stop()
+        os.environ.clear()
+        os.environ.update(saved)
