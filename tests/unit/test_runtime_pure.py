@@ -32,7 +32,8 @@ def test_a_real_cluster_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch
 
 
 def test_service_ports_are_fixed_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REDRESS_REPORTING_PORT", raising=False)
+    for name in ("INTAKE", "REPORTING"):
+        monkeypatch.delenv(f"REDRESS_{name}_PORT", raising=False)
     assert service_port("intake") == 8001
     assert service_port("reporting") == 8005
     monkeypatch.setenv("REDRESS_REPORTING_PORT", "9005")
