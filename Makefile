@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check contracts redress services tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict contracts services/casework/domain services/deadlines/domain
+	$(BIN)/mypy --strict contracts redress services
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

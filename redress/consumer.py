@@ -34,7 +34,7 @@ from contracts import (
     new_envelope,
 )
 from redress import eventstore
-from redress.db import is_infrastructure_error
+from redress.db import Connection, is_infrastructure_error
 from redress.logging import get_logger
 from redress.metrics import DEAD_LETTERED, EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 
@@ -62,7 +62,7 @@ class EventContext:
     record the event as processed. Anything the handler writes, including new events, commits
     or rolls back with that record."""
 
-    conn: asyncpg.Connection
+    conn: Connection
     envelope: Envelope
     payload: EventPayload
     service: str
@@ -181,10 +181,11 @@ class IdempotentConsumer:
         except ContractError as exc:
             return await self._dead_letter(message, envelope.event_type, f"invalid: {exc}")
 
+        case_id = getattr(payload, "case_id", None)
         bound = log.bind(
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,
-            case_id=getattr(payload, "case_id", None) and str(payload.case_id),
+            case_id=None if case_id is None else str(case_id),
             correlation_id=str(envelope.correlation_id),
             topic=message.topic,
             partition=message.partition,

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import asyncpg.pool
+
+#: a connection as handlers and stores see it: a plain connection or one borrowed from a pool
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from contracts import Envelope, encode_envelope, event_spec
+from redress.db import Connection
 from redress.metrics import EVENTS_APPENDED
 
 OUTBOX_CHANNEL = "redress_outbox"
@@ -31,14 +32,14 @@ class DuplicateEvent(Exception):
     """An event with this id is already stored: the command that made it already ran."""
 
 
-async def stream_version(conn: asyncpg.Connection, stream_id: str) -> int:
+async def stream_version(conn: Connection, stream_id: str) -> int:
     version = await conn.fetchval(
         "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
     )
     return int(version)
 
 
-async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[Envelope]:
+async def load_stream(conn: Connection, stream_id: str) -> list[Envelope]:
     rows = await conn.fetch(
         "SELECT * FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
     )
@@ -62,7 +63,7 @@ def row_to_envelope(row: asyncpg.Record) -> Envelope:
 
 
 async def append(
-    conn: asyncpg.Connection,
+    conn: Connection,
     service: str,
     envelopes: Sequence[Envelope],
     *,

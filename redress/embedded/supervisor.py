@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -46,7 +47,7 @@ class Supervisor:
         *,
         services: list[str] | None = None,
         verbose: bool = False,
-        say: object = print,
+        say: Callable[[str], object] = print,
     ) -> None:
         self.settings = settings
         self.verbose = verbose
@@ -221,7 +222,7 @@ class Supervisor:
         state.unlink(missing_ok=True)
 
     def _say(self, text: str) -> None:
-        self.say(text)  # type: ignore[operator]
+        self.say(text)
 
 
 def run_until_stopped(supervisor: Supervisor) -> None:

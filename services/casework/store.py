@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 
 from contracts import CaseOpened, DeadlineSet
+from redress.db import Connection
 
 
-async def next_reference_number(conn: asyncpg.Connection, prefix: str, year: int) -> int:
+async def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
     number = await conn.fetchval(
         """INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
            ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
@@ -23,7 +24,7 @@ async def next_reference_number(conn: asyncpg.Connection, prefix: str, year: int
 
 
 async def insert_case(
-    conn: asyncpg.Connection, opened: CaseOpened, *, opened_at: datetime, version: int
+    conn: Connection, opened: CaseOpened, *, opened_at: datetime, version: int
 ) -> None:
     await conn.execute(
         """INSERT INTO cases (case_id, reference, submission_id, kind, channel, organisation_id,
@@ -47,7 +48,7 @@ async def insert_case(
     )
 
 
-async def record_deadline(conn: asyncpg.Connection, deadline: DeadlineSet) -> None:
+async def record_deadline(conn: Connection, deadline: DeadlineSet) -> None:
     """Latest due date per (case, kind, stage): a recomputed deadline replaces the old one."""
     await conn.execute(
         """INSERT INTO case_deadlines (case_id, kind, stage, deadline_id, due_on, provisional,

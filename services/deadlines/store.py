@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from contracts import DeadlineSet
+from redress.db import Connection
 from services.deadlines.domain.calendar import LONDON
 
 
@@ -16,7 +17,7 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=LONDON)
 
 
-async def insert(conn: asyncpg.Connection, d: DeadlineSet, *, created_at: datetime) -> None:
+async def insert(conn: Connection, d: DeadlineSet, *, created_at: datetime) -> None:
     await conn.execute(
         """INSERT INTO deadlines (deadline_id, case_id, kind, stage, procedure, counts_from,
                working_days, due_on, due_at, provisional, clause, explanation, created_at)

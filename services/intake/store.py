@@ -7,20 +7,19 @@ import uuid
 import asyncpg
 
 from contracts import FeedbackSubmitted
+from redress.db import Connection
 
 
-async def find_by_idempotency_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM submissions WHERE idempotency_key = $1", key)
 
 
-async def get(
-    conn: asyncpg.Connection | asyncpg.Pool, submission_id: uuid.UUID
-) -> asyncpg.Record | None:
+async def get(conn: Connection | asyncpg.Pool, submission_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM submissions WHERE submission_id = $1", submission_id)
 
 
 async def insert(
-    conn: asyncpg.Connection,
+    conn: Connection,
     payload: FeedbackSubmitted,
     *,
     idempotency_key: str | None,

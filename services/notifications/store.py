@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 
 from contracts import CaseOpened
+from redress.db import Connection
 
 
-async def remember_case(conn: asyncpg.Connection, opened: CaseOpened) -> None:
+async def remember_case(conn: Connection, opened: CaseOpened) -> None:
     c = opened.complainant
     await conn.execute(
         """INSERT INTO case_contacts (case_id, reference, kind, recipient_name, email, address,
@@ -29,7 +30,7 @@ async def remember_case(conn: asyncpg.Connection, opened: CaseOpened) -> None:
     )
 
 
-async def remember_response_due(conn: asyncpg.Connection, case_id: uuid.UUID, due: date) -> None:
+async def remember_response_due(conn: Connection, case_id: uuid.UUID, due: date) -> None:
     await conn.execute(
         """INSERT INTO case_contacts (case_id, response_due_on) VALUES ($1, $2)
            ON CONFLICT (case_id) DO UPDATE SET response_due_on = $2""",
@@ -38,13 +39,13 @@ async def remember_response_due(conn: asyncpg.Connection, case_id: uuid.UUID, du
     )
 
 
-async def contact(conn: asyncpg.Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
+async def contact(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT * FROM case_contacts WHERE case_id = $1", case_id)
     return dict(row) if row else None
 
 
 async def record_delivery(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     notification_id: uuid.UUID,
     case_id: uuid.UUID,
