@@ -4,6 +4,7 @@ Only schemas, topic names and (de)serialisation live here: no I/O, and nothing h
 service. Services depend on this package; it depends on nothing of theirs.
 """
 
+from contracts import case_events  # registers the lifecycle events
 from contracts.envelope import Envelope, new_envelope
 from contracts.errors import ContractError, UnknownEventType
 from contracts.events import (
@@ -18,6 +19,7 @@ from contracts.events import (
     Procedure,
 )
 from contracts.registry import EventPayload, decode_payload, event_spec, registered_event_types
+from contracts.roles import Role
 from contracts.serialisation import decode_envelope, encode_envelope
 from contracts.topics import (
     ALL_TOPICS,
@@ -46,7 +48,9 @@ __all__ = [
     "FeedbackSubmitted",
     "NotificationSent",
     "Procedure",
+    "Role",
     "UnknownEventType",
+    "case_events",
     "dead_letter_topic",
     "decode_envelope",
     "decode_payload",

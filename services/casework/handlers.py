@@ -10,6 +10,8 @@ from redress import eventstore
 from redress.consumer import EventContext
 from services.casework import store
 from services.casework.domain import case as domain
+from services.casework.domain.commands import OpenCase, Rejection
+from services.casework.domain.decide import decide
 from services.casework.settings import CaseworkSettings
 
 _LONDON = ZoneInfo("Europe/London")
@@ -22,21 +24,22 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
     stream = domain.stream_id(case_id)
     history = await eventstore.load_stream(ctx.conn, stream)
     state = domain.replay([decode_payload(e) for e in history])
-    if state.status is not domain.CaseStatus.NOT_OPENED:
+    if state.lifecycle is not domain.Lifecycle.NOT_OPENED:
         ctx.log.info("case already open for this submission", reference=state.reference)
         return
     year = submission.received_at.astimezone(_LONDON).year
     number = await store.next_reference_number(
         ctx.conn, domain.REFERENCE_PREFIX[submission.kind], year
     )
-    command = domain.OpenCase(
+    command = OpenCase(
+        today=ctx.now.astimezone(_LONDON).date(),
         case_id=case_id,
         reference=domain.format_reference(submission.kind, year, number),
         procedure=Procedure(CaseworkSettings().default_procedure),
         submission=submission,
     )
-    decision = domain.decide(state, command)
-    if isinstance(decision, domain.Rejection):
+    decision = decide(state, command)
+    if isinstance(decision, Rejection):
         ctx.log.info("open case rejected", reason=decision.reason)
         return
     envelopes = [
