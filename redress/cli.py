@@ -55,6 +55,42 @@ def up(
     console.print("stopped")
 
 
+@app.command()
+def token(
+    role: str = typer.Option(..., help="officer, manager, service_responder, auditor or admin"),
+    user: str = typer.Option(..., help="Who the token is for; recorded on every action."),
+    service: str = typer.Option(None, help="A service responder's service area."),
+    hours: float = typer.Option(8.0, help="How long the token lasts."),
+) -> None:
+    """Print a bearer token for the staff APIs.
+
+    Example: curl -H "Authorization: Bearer $(redress token --role officer --user olivia)" \
+    localhost:8002/v1/cases
+    """
+    from datetime import timedelta
+
+    from contracts import Role
+    from redress.auth import mint, token_key
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/red]: {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    try:
+        value = mint(
+            token_key(),
+            user=user,
+            role=chosen,
+            service_area=service,
+            lifetime=timedelta(hours=hours),
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    print(value)
+
+
 @contracts_app.command("export")
 def export_contracts(
     out: Path = typer.Option(None, help="Folder to write to (default contracts/schemas)."),

@@ -24,6 +24,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts import dead_letter_topic
+from redress.auth import token_key
 from redress.consumer import (
     Clock,
     DeadLetterSink,
@@ -83,6 +84,7 @@ class Service:
         settings = settings or RuntimeSettings()
         configure_logging(self.name, settings.log_level)
         app = FastAPI(title=f"Redress {self.name}", lifespan=self._lifespan(settings))
+        app.state.token_key = token_key(settings.data_dir)
         app.add_exception_handler(RequestValidationError, _validation_error)
         self._add_operational_routes(app)
         self._count_requests(app)

@@ -23,6 +23,7 @@ from typing import IO
 import httpx
 import psutil
 
+from redress.auth import token_key
 from redress.embedded.broker import EmbeddedBroker
 from redress.embedded.postgres import EmbeddedPostgres
 from redress.kafka import ensure_topics, topics_for
@@ -96,6 +97,7 @@ class Supervisor:
         env["DATABASE_URL"] = self.settings.dsn
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.bootstrap_servers
         env["REDRESS_DATA_DIR"] = str(self.data_dir)
+        env["REDRESS_TOKEN_KEY"] = token_key(self.data_dir)
         env[f"REDRESS_{svc.name.upper()}_PORT"] = str(svc.port)
         return env
 

@@ -1,47 +1,246 @@
-"""Casework's staff API (read side for now; commands arrive with the casework issue)."""
+"""Casework's staff API, read side: the case, its history (as it stood on any date), queues
+and search; and evidence files, which are uploaded rather than posted as JSON."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 
+from contracts import Role, decode_payload
 from redress import eventstore
+from redress.auth import READERS, STAFF, Identity, require
+from redress.clock import LONDON, london_today
+from redress.db import Connection
 from redress.service import runtime_of
 from services.casework import store
-from services.casework.domain.case import stream_id
+from services.casework.commanding import CaseNotFound, CommandRefused, execute
+from services.casework.domain import commands as c
+from services.casework.domain.case import replay, stream_id
+from services.casework.evidence import EvidenceRejected, check_upload
+from services.casework.view import case_view
 
 router = APIRouter(prefix="/v1", tags=["cases"])
+Reader = Annotated[Identity, Depends(require(*READERS))]
+Staff = Annotated[Identity, Depends(require(*STAFF))]
+
+
+def _scope(identity: Identity) -> str | None:
+    """A service responder sees only its own service's cases."""
+    return identity.service_area if identity.role is Role.SERVICE_RESPONDER else None
+
+
+async def _visible_case(request: Request, case_id: uuid.UUID, identity: Identity) -> dict[str, Any]:
+    case = await store.get_case(runtime_of(request).pool, case_id)
+    if case is None:
+        raise HTTPException(404, detail="no such case")
+    scope = _scope(identity)
+    if scope is not None and scope != case["service_area"] and scope not in case["part_services"]:
+        raise HTTPException(403, detail=f"this case is not for {scope}")
+    return case
 
 
 @router.get("/cases")
-async def list_cases(
+async def search_cases(
     request: Request,
-    submission_id: uuid.UUID | None = None,
+    identity: Reader,
+    q: str | None = Query(None, max_length=200, description="Free text: summary or name"),
     reference: str | None = Query(None, max_length=40),
+    submission_id: uuid.UUID | None = None,
+    name: str | None = Query(None, max_length=200),
+    email: str | None = Query(None, max_length=200),
+    postcode: str | None = Query(None, max_length=10),
+    officer: str | None = Query(None, max_length=100),
+    lifecycle: str | None = Query(None, pattern="^(new|open|closed)$"),
+    service_area: str | None = Query(None, max_length=100),
+    ward: str | None = Query(None, max_length=100),
+    flag: str | None = Query(None, max_length=40),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
-    """Newest first; filter by the submission that opened a case or by its reference."""
-    cases = await store.find_cases(
-        runtime_of(request).pool, submission_id=submission_id, reference=reference, limit=limit
+    """Search by reference, name, email, postcode or free text; filter by officer, state,
+    service, ward or flag. Newest first."""
+    cases = await store.search(
+        runtime_of(request).pool,
+        store.Search(
+            q=q,
+            reference=reference,
+            submission_id=submission_id,
+            name=name,
+            email=email,
+            postcode=postcode,
+            officer=officer,
+            lifecycle=lifecycle,
+            service_area=service_area,
+            ward=ward,
+            flag=flag,
+            scope=_scope(identity),
+            limit=limit,
+        ),
     )
     return {"cases": cases}
 
 
+@router.get("/queues/triage")
+async def triage_queue(request: Request, identity: Staff) -> dict[str, Any]:
+    """Cases waiting for triage, oldest first."""
+    return {"cases": await store.queue(runtime_of(request).pool, "triage", None, None)}
+
+
+@router.get("/queues/caseload")
+async def caseload(
+    request: Request, identity: Reader, officer: str | None = Query(None, max_length=100)
+) -> dict[str, Any]:
+    """An officer's open cases (yours by default), with what is due next, soonest first."""
+    who = officer or identity.user
+    return {
+        "officer": who,
+        "cases": await store.queue(runtime_of(request).pool, "caseload", who, None),
+    }
+
+
+@router.get("/queues/overdue")
+async def overdue(request: Request, identity: Reader) -> dict[str, Any]:
+    """Open cases whose acknowledgement or response is past its due date, most overdue first."""
+    runtime = runtime_of(request)
+    today = london_today(runtime.clock())
+    cases = await store.queue(runtime.pool, "overdue", None, today)
+    return {"today": today, "cases": cases}
+
+
 @router.get("/cases/{case_id}")
-async def get_case(case_id: uuid.UUID, request: Request) -> dict[str, Any]:
-    case = await store.get_case(runtime_of(request).pool, case_id)
-    if case is None:
-        raise HTTPException(404, detail="no such case")
-    return case
+async def get_case(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:
+    """Everything about the case, current: definition, stages, parts, remedies, learning,
+    flags, Ombudsman, deadlines."""
+    return await _visible_case(request, case_id, identity)
 
 
-@router.get("/cases/{case_id}/events")
-async def case_history(case_id: uuid.UUID, request: Request) -> dict[str, Any]:
-    """Every event on the case, oldest first: who did what, when, and why."""
+@router.get("/cases/{case_id}/history")
+async def case_history(
+    case_id: uuid.UUID,
+    request: Request,
+    identity: Reader,
+    as_of: date | None = Query(
+        None, description="Show the case as it stood at the end of this day (Europe/London)"
+    ),
+) -> dict[str, Any]:
+    """Every event on the case with who did it and when; with ``as_of``, the case as it stood
+    then."""
+    await _visible_case(request, case_id, identity)
     async with runtime_of(request).pool.acquire() as conn:
         events = await eventstore.load_stream(conn, stream_id(case_id))
-    if not events:
-        raise HTTPException(404, detail="no such case")
+    if as_of is not None:
+        end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=LONDON)
+        events = [e for e in events if e.occurred_at < end]
+    body: dict[str, Any] = {
+        "events": [
+            {
+                "version": e.stream_version,
+                "event_type": e.event_type,
+                "actor": e.actor,
+                "occurred_at": e.occurred_at.isoformat(),
+                "correlation_id": str(e.correlation_id),
+                "payload": e.payload,
+            }
+            for e in events
+        ]
+    }
+    if as_of is not None:
+        body["as_of"] = as_of
+        body["case"] = case_view(replay([decode_payload(e) for e in events])) if events else None
+    return body
+
+
+# kept for clients of the first API: the bare event list
+@router.get("/cases/{case_id}/events", include_in_schema=False)
+async def case_events(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:
+    await _visible_case(request, case_id, identity)
+    async with runtime_of(request).pool.acquire() as conn:
+        events = await eventstore.load_stream(conn, stream_id(case_id))
     return {"events": [e.model_dump(mode="json") for e in events]}
+
+
+@router.post("/cases/{case_id}/evidence", status_code=201)
+async def attach_evidence(
+    case_id: uuid.UUID,
+    request: Request,
+    identity: Staff,
+    file: UploadFile = File(...),
+    description: str | None = Form(None, max_length=2000),
+) -> Any:
+    """Attach a file (PDF, JPEG, PNG, plain text, Word or email), at most the configured size
+    (413 beyond it; 415 for any other type, or content that does not match its type)."""
+    runtime = runtime_of(request)
+    try:
+        content, content_type = await check_upload(file)
+    except EvidenceRejected as rejected:
+        raise HTTPException(rejected.status, detail=rejected.reason) from None
+    evidence_id = uuid.uuid4().hex
+    digest = hashlib.sha256(content).hexdigest()
+    filename = (file.filename or "evidence").rsplit("/", 1)[-1][:255]
+    now = runtime.clock()
+    command = c.AttachEvidence(
+        actor=c.Actor(identity.user, identity.role, identity.service_area),
+        today=london_today(now),
+        evidence_id=evidence_id,
+        filename=filename,
+        content_type=content_type,
+        size_bytes=len(content),
+        sha256=digest,
+        description=description,
+    )
+
+    async def keep_file(conn: Connection) -> None:
+        await store.save_evidence(
+            conn,
+            case_id=case_id,
+            evidence_id=evidence_id,
+            filename=filename,
+            content_type=content_type,
+            content=content,
+            sha256=digest,
+            uploaded_by=identity.user,
+            uploaded_at=now,
+        )
+
+    try:
+        outcome = await execute(
+            runtime.pool,
+            service=runtime.service,
+            case_id=case_id,
+            command=command,
+            expected_version=None,
+            now=now,
+            correlation_id=uuid.uuid4(),
+            also=keep_file,
+        )
+    except CaseNotFound:
+        raise HTTPException(404, detail="no such case") from None
+    except CommandRefused as refused:
+        return JSONResponse(
+            {"detail": refused.reason, "current_version": refused.current_version}, status_code=409
+        )
+    return {
+        "evidence_id": evidence_id,
+        "sha256": digest,
+        "size_bytes": len(content),
+        "version": outcome.state.version,
+    }
+
+
+@router.get("/cases/{case_id}/evidence/{evidence_id}")
+async def download_evidence(
+    case_id: uuid.UUID, evidence_id: str, request: Request, identity: Reader
+) -> Response:
+    await _visible_case(request, case_id, identity)
+    row = await store.get_evidence(runtime_of(request).pool, case_id, evidence_id)
+    if row is None:
+        raise HTTPException(404, detail="no such evidence")
+    return Response(
+        bytes(row["content"]),
+        media_type=row["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{row["filename"]}"'},
+    )

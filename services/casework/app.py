@@ -6,6 +6,7 @@ from contracts import DEADLINE_TOPIC, INTAKE_TOPIC
 from redress.service import Service, Subscription
 from services.casework import handlers
 from services.casework.api import router
+from services.casework.command_routes import router as command_router
 
 service = Service(
     "casework",
@@ -17,3 +18,4 @@ service = Service(
     ],
 )
 app = service.create_app()
+app.include_router(command_router)

@@ -47,11 +47,12 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
         for i, payload in enumerate(decision, start=1)
     ]
     await ctx.append(envelopes, expected_version=state.version)
+    new_state = state
     for payload in decision:
+        new_state = domain.evolve(new_state, payload)
         if isinstance(payload, CaseOpened):
-            await store.insert_case(
-                ctx.conn, payload, opened_at=ctx.now, version=state.version + len(decision)
-            )
+            await store.insert_case(ctx.conn, payload, opened_at=ctx.now, version=1)
+    await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
     ctx.log.info("case opened", reference=command.reference, case_id=str(case_id))
 
 

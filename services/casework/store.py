@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from contracts import CaseOpened, DeadlineSet
 from redress.db import Connection
+from services.casework.domain.case import Case
+from services.casework.view import case_view
 
 
 async def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
@@ -26,6 +29,7 @@ async def next_reference_number(conn: Connection, prefix: str, year: int) -> int
 async def insert_case(
     conn: Connection, opened: CaseOpened, *, opened_at: datetime, version: int
 ) -> None:
+    """The view row for a new case; `save_view` keeps it current after every command."""
     await conn.execute(
         """INSERT INTO cases (case_id, reference, submission_id, kind, channel, organisation_id,
                service_area, procedure, stage, status, received_at, opened_at, complainant_name,
@@ -45,6 +49,44 @@ async def insert_case(
         opened.complainant.name,
         opened.summary,
         version,
+    )
+    await conn.execute(
+        "UPDATE cases SET complainant_email = $2, postcode = $3 WHERE case_id = $1",
+        opened.case_id,
+        opened.complainant.email,
+        opened.complainant.postcode,
+    )
+
+
+async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> None:
+    current = state.current
+    location = state.location
+    parts = sorted({p.service_area for s in state.stages for p in s.parts})
+    await conn.execute(
+        """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4, stage = $5,
+               officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
+               priority = $11, acknowledged = $12, responded = $13, ward = $14,
+               postcode = coalesce($15, postcode), flags = $16, part_services = $17,
+               updated_at = $18
+           WHERE case_id = $1""",
+        state.case_id,
+        case_view(state),
+        state.version,
+        state.lifecycle.value,
+        state.stage,
+        state.officer,
+        state.kind.value if state.kind else None,
+        state.procedure.value if state.procedure else None,
+        state.service_area,
+        state.category,
+        state.priority.value if state.priority else None,
+        current.acknowledged_on is not None,
+        current.issued_on is not None,
+        location.ward if location else None,
+        location.postcode if location else None,
+        [f.flag_type.value for f in state.flags if f.active],
+        parts,
+        updated_at,
     )
 
 
@@ -68,30 +110,109 @@ async def record_deadline(conn: Connection, deadline: DeadlineSet) -> None:
 
 
 _CASE_COLUMNS = """case_id, reference, submission_id, kind, channel, organisation_id, service_area,
-    procedure, stage, status, received_at, opened_at, complainant_name, summary, version"""
+    procedure, stage, lifecycle, received_at, opened_at, complainant_name, complainant_email,
+    postcode, ward, officer, category, priority, acknowledged, responded, flags, part_services,
+    summary, version, updated_at"""
 
 
-async def find_cases(
-    pool: asyncpg.Pool,
-    *,
-    submission_id: uuid.UUID | None = None,
-    reference: str | None = None,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Search:
+    q: str | None = None
+    reference: str | None = None
+    submission_id: uuid.UUID | None = None
+    name: str | None = None
+    email: str | None = None
+    postcode: str | None = None
+    officer: str | None = None
+    lifecycle: str | None = None
+    service_area: str | None = None
+    ward: str | None = None
+    flag: str | None = None
+    scope: str | None = None  # a service responder's service
+    limit: int = 50
+
+
+def _like(text: str | None) -> str | None:
+    if text is None:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search(pool: asyncpg.Pool, s: Search) -> list[dict[str, Any]]:
+    postcode = s.postcode.replace(" ", "").upper() if s.postcode else None
     rows = await pool.fetch(
         f"""SELECT {_CASE_COLUMNS} FROM cases
             WHERE ($1::uuid IS NULL OR submission_id = $1)
-              AND ($2::text IS NULL OR reference = $2)
-            ORDER BY opened_at DESC LIMIT $3""",
-        submission_id,
-        reference,
-        limit,
+              AND ($2::text IS NULL OR reference = upper($2))
+              AND ($3::text IS NULL OR complainant_name ILIKE $3)
+              AND ($4::text IS NULL OR lower(complainant_email) = lower($4))
+              AND ($5::text IS NULL OR replace(postcode, ' ', '') = $5)
+              AND ($6::text IS NULL OR officer = $6)
+              AND ($7::text IS NULL OR lifecycle = $7)
+              AND ($8::text IS NULL OR service_area = $8)
+              AND ($9::text IS NULL OR ward = $9)
+              AND ($10::text IS NULL OR $10 = ANY(flags))
+              AND ($11::text IS NULL OR summary ILIKE $11 OR complainant_name ILIKE $11
+                   OR reference ILIKE $11)
+              AND ($12::text IS NULL OR service_area = $12 OR $12 = ANY(part_services))
+            ORDER BY opened_at DESC LIMIT $13""",
+        s.submission_id,
+        s.reference,
+        _like(s.name),
+        s.email,
+        postcode,
+        s.officer,
+        s.lifecycle,
+        s.service_area,
+        s.ward,
+        s.flag,
+        _like(s.q),
+        s.scope,
+        s.limit,
     )
     return await _with_deadlines(pool, [dict(r) for r in rows])
 
 
+async def queue(
+    pool: asyncpg.Pool, which: str, officer: str | None, today: date | None
+) -> list[dict[str, Any]]:
+    """The triage queue, an officer's caseload, or the overdue list."""
+    if which == "triage":
+        rows = await pool.fetch(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE lifecycle = 'new' ORDER BY received_at"
+        )
+    elif which == "caseload":
+        rows = await pool.fetch(
+            f"""SELECT {_CASE_COLUMNS},
+                   (SELECT min(d.due_on) FROM case_deadlines d
+                    WHERE d.case_id = cases.case_id AND d.stage = cases.stage) AS next_due_on
+                FROM cases WHERE officer = $1 AND lifecycle <> 'closed'
+                ORDER BY next_due_on NULLS LAST, received_at""",
+            officer,
+        )
+    elif which == "overdue":
+        rows = await pool.fetch(
+            f"""SELECT {_CASE_COLUMNS}, o.kind AS overdue_step, o.due_on AS overdue_since
+                FROM cases JOIN LATERAL (
+                    SELECT d.kind, d.due_on FROM case_deadlines d
+                    WHERE d.case_id = cases.case_id AND d.stage = cases.stage AND d.due_on < $1
+                      AND ((d.kind = 'acknowledgement' AND NOT cases.acknowledged)
+                           OR (d.kind = 'response' AND NOT cases.responded))
+                    ORDER BY d.due_on LIMIT 1) o ON true
+                WHERE lifecycle <> 'closed'
+                ORDER BY o.due_on, received_at""",
+            today,
+        )
+    else:
+        raise ValueError(which)
+    return await _with_deadlines(pool, [dict(r) for r in rows])
+
+
 async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await pool.fetchrow(f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id = $1", case_id)
+    row = await pool.fetchrow(
+        f"SELECT {_CASE_COLUMNS}, state FROM cases WHERE case_id = $1", case_id
+    )
     if row is None:
         return None
     return (await _with_deadlines(pool, [dict(row)]))[0]
@@ -102,7 +223,7 @@ async def _with_deadlines(pool: asyncpg.Pool, cases: list[dict[str, Any]]) -> li
         return cases
     rows = await pool.fetch(
         """SELECT case_id, kind, stage, due_on, provisional, clause, explanation
-           FROM case_deadlines WHERE case_id = ANY($1::uuid[]) ORDER BY due_on""",
+           FROM case_deadlines WHERE case_id = ANY($1::uuid[]) ORDER BY stage, due_on""",
         [c["case_id"] for c in cases],
     )
     by_case: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -112,3 +233,41 @@ async def _with_deadlines(pool: asyncpg.Pool, cases: list[dict[str, Any]]) -> li
     for c in cases:
         c["deadlines"] = by_case.get(c["case_id"], [])
     return cases
+
+
+async def save_evidence(
+    conn: Connection,
+    *,
+    case_id: uuid.UUID,
+    evidence_id: str,
+    filename: str,
+    content_type: str,
+    content: bytes,
+    sha256: str,
+    uploaded_by: str,
+    uploaded_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO evidence_files (case_id, evidence_id, filename, content_type, size_bytes,
+               sha256, content, uploaded_by, uploaded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        case_id,
+        evidence_id,
+        filename,
+        content_type,
+        len(content),
+        sha256,
+        content,
+        uploaded_by,
+        uploaded_at,
+    )
+
+
+async def get_evidence(
+    pool: asyncpg.Pool, case_id: uuid.UUID, evidence_id: str
+) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT * FROM evidence_files WHERE case_id = $1 AND evidence_id = $2",
+        case_id,
+        evidence_id,
+    )

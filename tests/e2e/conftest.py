@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from contracts import Role
+from redress.auth import mint, token_key
 from redress.embedded.supervisor import Supervisor
 from redress.settings import SERVICES, RuntimeSettings
 from tests.conftest import Stack
@@ -19,9 +21,17 @@ from tests.support import free_port
 class System:
     stack: Stack
     urls: dict[str, str]
+    token_key: str = ""
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
+
+    def auth(
+        self, role: Role = Role.OFFICER, user: str = "e2e-officer", service: str | None = None
+    ) -> dict[str, str]:
+        """Headers carrying a bearer token for a member of staff."""
+        token = mint(self.token_key, user=user, role=role, service_area=service)
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +47,8 @@ def system(stack: Stack) -> Iterator[System]:
     supervisor = Supervisor(settings, say=lambda _: None)
     try:
         supervisor.start()
-        yield System(stack, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        yield System(stack, urls, token_key(data_dir))
     finally:
         supervisor.stop()
         os.environ.clear()

@@ -132,6 +132,7 @@ async def test_events_delivered_again_through_the_broker_change_nothing(system: 
             await client.get(
                 system.url("casework", "/v1/cases"),
                 params={"submission_id": receipt["submission_id"]},
+                headers=system.auth(),
             )
         ).json()
         assert len(cases["cases"]) == 1

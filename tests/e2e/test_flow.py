@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts import Role
 from tests.e2e.conftest import System
 from tests.support import eventually
 
@@ -39,7 +40,9 @@ async def submit(
 async def case_for(client: httpx.AsyncClient, system: System, submission_id: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         r = await client.get(
-            system.url("casework", "/v1/cases"), params={"submission_id": submission_id}
+            system.url("casework", "/v1/cases"),
+            params={"submission_id": submission_id},
+            headers=system.auth(),
         )
         cases = r.json()["cases"]
         return cases[0] if cases and len(cases[0]["deadlines"]) == 2 else None
@@ -57,7 +60,7 @@ async def test_a_web_complaint_flows_through_all_five_services(system: System) -
         case = await case_for(client, system, receipt["submission_id"])
 
         assert re.fullmatch(r"CMP-\d{4}-\d{6}", case["reference"])
-        assert case["status"] == "open" and case["stage"] == 1
+        assert case["lifecycle"] == "new" and case["stage"] == 1
         assert case["procedure"] == "housing_ombudsman"
         kinds = {d["kind"]: d for d in case["deadlines"]}
         assert kinds["acknowledgement"]["due_on"] < kinds["response"]["due_on"]
@@ -96,8 +99,12 @@ async def test_a_web_complaint_flows_through_all_five_services(system: System) -
         assert after.json()["cases_opened"] == before.json()["cases_opened"] + 1
         assert after.json()["submissions_by_channel"]["web"] >= 1
 
-        history = await client.get(system.url("casework", f"/v1/cases/{case['case_id']}/events"))
+        history = await client.get(
+            system.url("casework", f"/v1/cases/{case['case_id']}/history"),
+            headers=system.auth(Role.AUDITOR),
+        )
         (opened,) = history.json()["events"]
+        assert opened["actor"] == "service:casework"
         assert opened["event_type"] == "CaseOpened"
         assert opened["correlation_id"] == receipt["correlation_id"]
 

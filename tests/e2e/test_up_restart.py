@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from redress.auth import token_key
 from redress.settings import SERVICES
 from tests.conftest import make_data_dir
 from tests.e2e.conftest import System
@@ -71,7 +72,11 @@ class Up:
         return self.process.wait(90)
 
     def system(self) -> System:
-        return System(stack=None, urls={n: f"http://127.0.0.1:{p}" for n, p in self.ports.items()})  # type: ignore[arg-type]
+        return System(
+            stack=None,  # type: ignore[arg-type]
+            urls={n: f"http://127.0.0.1:{p}" for n, p in self.ports.items()},
+            token_key=token_key(self.data_dir),
+        )
 
 
 def listening(port: int) -> bool:
@@ -117,6 +122,7 @@ async def test_ctrl_c_and_start_again_keeps_cases_and_sends_nothing_twice() -> N
             kept = await client.get(
                 system.url("casework", "/v1/cases"),
                 params={"submission_id": first["submission_id"]},
+                headers=system.auth(),
             )
             assert kept.json()["cases"][0]["reference"] == case["reference"]
 

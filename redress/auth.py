@@ -1,0 +1,129 @@
+"""Who is calling a staff API, and in which role.
+
+Bearer tokens are JWTs signed (HS256) with one configured key shared by the services, with an
+expiry. The embedded stack keeps a key in its data directory so that ``redress token`` and the
+services agree without any set-up; production sets ``REDRESS_TOKEN_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from contracts import Role
+
+ISSUER = "redress"
+KEY_FILE = "token.key"
+_bearer = HTTPBearer(auto_error=False, description="A token from `redress token`")
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    role: Role
+    service_area: str | None = None
+
+
+def token_key(data_dir: Path | None = None) -> str:
+    """``REDRESS_TOKEN_KEY``, else the embedded stack's key file (created on first use)."""
+    key = os.environ.get("REDRESS_TOKEN_KEY")
+    if key:
+        return key
+    if data_dir is None:
+        from redress.settings import RuntimeSettings
+
+        data_dir = RuntimeSettings().data_dir
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked into place: two processes racing to
+        # create it both end up reading the one that won
+        tmp = data_dir / f".{KEY_FILE}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def mint(
+    key: str,
+    *,
+    user: str,
+    role: Role,
+    service_area: str | None = None,
+    lifetime: timedelta = timedelta(hours=8),
+    now: datetime | None = None,
+) -> str:
+    if role is Role.SERVICE_RESPONDER and not service_area:
+        raise ValueError("a service responder's token names its service")
+    issued = now or datetime.now(UTC)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": user,
+        "role": role.value,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + lifetime).timestamp()),
+    }
+    if service_area:
+        claims["svc"] = service_area
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def verify(key: str, token: str) -> Identity:
+    """Raises `jwt.PyJWTError` for anything wrong: bad signature, expired, malformed."""
+    claims = jwt.decode(
+        token, key, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
+    )
+    return Identity(
+        user=str(claims["sub"]), role=Role(claims["role"]), service_area=claims.get("svc")
+    )
+
+
+def _unauthorised(reason: str) -> HTTPException:
+    return HTTPException(401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_identity(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    if credentials is None:
+        raise _unauthorised("a bearer token is required")
+    key: str = request.app.state.token_key
+    try:
+        return verify(key, credentials.credentials)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorised("the token has expired") from None
+    except (jwt.PyJWTError, ValueError, KeyError):
+        raise _unauthorised("the token is not valid") from None
+
+
+def require(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets through only these roles (403 with the roles that may)."""
+    allowed = frozenset(roles)
+
+    def check(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+        if identity.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(403, detail=f"this needs one of these roles: {names}")
+        return identity
+
+    return check
+
+
+STAFF = (Role.OFFICER, Role.MANAGER, Role.ADMIN)
+READERS = (*STAFF, Role.AUDITOR, Role.SERVICE_RESPONDER)

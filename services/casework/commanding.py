@@ -1,0 +1,96 @@
+"""Running a staff command against a case: load, decide, append, update the view, in one
+transaction. Optimistic concurrency throughout: of two officers acting on one case at once, one
+wins and the other is told the case moved on, with its current version."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from contracts import Envelope, decode_payload, new_envelope
+from redress import eventstore
+from redress.db import Connection
+from services.casework import store
+from services.casework.domain.case import Case, evolve, replay, stream_id
+from services.casework.domain.commands import Command, Rejection
+from services.casework.domain.decide import decide
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+@dataclass
+class CommandRefused(Exception):
+    reason: str
+    current_version: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: Case
+    events: list[Envelope]
+
+
+async def load(conn: Connection, case_id: uuid.UUID) -> Case:
+    history = await eventstore.load_stream(conn, stream_id(case_id))
+    if not history:
+        raise CaseNotFound(str(case_id))
+    return replay([decode_payload(e) for e in history])
+
+
+async def execute(
+    pool: asyncpg.Pool,
+    *,
+    service: str,
+    case_id: uuid.UUID,
+    command: Command,
+    expected_version: int | None,
+    now: datetime,
+    correlation_id: uuid.UUID,
+    also: Callable[[Connection], Awaitable[None]] | None = None,
+) -> Outcome:
+    """``also`` runs in the same transaction, for what must be stored with the events (an
+    evidence file, say) or not at all."""
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                state = await load(conn, case_id)
+                if expected_version is not None and expected_version != state.version:
+                    raise CommandRefused(
+                        f"the case has changed since version {expected_version}; reload it",
+                        state.version,
+                    )
+                decision = decide(state, command)
+                if isinstance(decision, Rejection):
+                    raise CommandRefused(decision.reason, state.version)
+                actor = f"{command.actor.role.value}:{command.actor.user}"
+                envelopes = []
+                new_state = state
+                for i, payload in enumerate(decision, start=1):
+                    envelopes.append(
+                        new_envelope(
+                            payload,
+                            stream_id=stream_id(case_id),
+                            stream_version=state.version + i,
+                            occurred_at=now,
+                            recorded_at=now,
+                            actor=actor,
+                            correlation_id=correlation_id,
+                        )
+                    )
+                    new_state = evolve(new_state, payload)
+                await eventstore.append(conn, service, envelopes, expected_version=state.version)
+                await store.save_view(conn, new_state, updated_at=now)
+                if also is not None:
+                    await also(conn)
+        except eventstore.ConcurrencyConflict:
+            current = await eventstore.stream_version(conn, stream_id(case_id))
+            raise CommandRefused(
+                "another change to this case was saved first; reload it and try again", current
+            ) from None
+    return Outcome(new_state, envelopes)
