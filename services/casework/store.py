@@ -115,6 +115,10 @@ _CASE_COLUMNS = """case_id, reference, submission_id, kind, channel, organisatio
     summary, version, updated_at"""
 
 
+def _qualified(table: str) -> str:
+    return ", ".join(f"{table}.{c.strip()}" for c in _CASE_COLUMNS.split(","))
+
+
 @dataclass(frozen=True)
 class Search:
     q: str | None = None
@@ -193,7 +197,7 @@ async def queue(
         )
     elif which == "overdue":
         rows = await pool.fetch(
-            f"""SELECT {_CASE_COLUMNS}, o.kind AS overdue_step, o.due_on AS overdue_since
+            f"""SELECT {_qualified("cases")}, o.kind AS overdue_step, o.due_on AS overdue_since
                 FROM cases JOIN LATERAL (
                     SELECT d.kind, d.due_on FROM case_deadlines d
                     WHERE d.case_id = cases.case_id AND d.stage = cases.stage AND d.due_on < $1

@@ -37,7 +37,9 @@ async def submit(
     return r.json()  # type: ignore[no-any-return]
 
 
-async def case_for(client: httpx.AsyncClient, system: System, submission_id: str) -> dict[str, Any]:
+async def case_for(
+    client: httpx.AsyncClient, system: System, submission_id: str, deadlines: int = 2
+) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         r = await client.get(
             system.url("casework", "/v1/cases"),
@@ -45,7 +47,7 @@ async def case_for(client: httpx.AsyncClient, system: System, submission_id: str
             headers=system.auth(),
         )
         cases = r.json()["cases"]
-        return cases[0] if cases and len(cases[0]["deadlines"]) == 2 else None
+        return cases[0] if cases and len(cases[0]["deadlines"]) == deadlines else None
 
     return await eventually(probe, what=f"case with deadlines for {submission_id}")
 
