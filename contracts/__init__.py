@@ -15,7 +15,9 @@ from contracts.events import (
     DeadlineSet,
     FeedbackKind,
     FeedbackSubmitted,
+    Nation,
     NotificationSent,
+    OrganisationConfigured,
     Procedure,
 )
 from contracts.registry import EventPayload, decode_payload, event_spec, registered_event_types
@@ -27,6 +29,7 @@ from contracts.topics import (
     DEADLINE_TOPIC,
     INTAKE_TOPIC,
     NOTIFICATION_TOPIC,
+    ORGANISATION_TOPIC,
     dead_letter_topic,
 )
 
@@ -36,6 +39,7 @@ __all__ = [
     "DEADLINE_TOPIC",
     "INTAKE_TOPIC",
     "NOTIFICATION_TOPIC",
+    "ORGANISATION_TOPIC",
     "CaseOpened",
     "Channel",
     "Complainant",
@@ -46,7 +50,9 @@ __all__ = [
     "EventPayload",
     "FeedbackKind",
     "FeedbackSubmitted",
+    "Nation",
     "NotificationSent",
+    "OrganisationConfigured",
     "Procedure",
     "Role",
     "UnknownEventType",

@@ -13,9 +13,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from contracts.events import FeedbackKind, Procedure
+from contracts.events import FeedbackKind, Procedure, uk_postcode
 from contracts.registry import EventPayload, register_event
 from contracts.topics import CASE_TOPIC
 
@@ -124,6 +124,8 @@ class Location(_Frozen):
     address: str | None = Field(None, max_length=500)
     postcode: str | None = Field(None, max_length=10)
     ward: str | None = Field(None, max_length=100)
+
+    _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
 
 
 class PointOfComplaint(_Frozen):

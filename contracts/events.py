@@ -12,9 +12,25 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from contracts.registry import EventPayload, register_event
-from contracts.topics import CASE_TOPIC, DEADLINE_TOPIC, INTAKE_TOPIC, NOTIFICATION_TOPIC
+from contracts.topics import (
+    CASE_TOPIC,
+    DEADLINE_TOPIC,
+    INTAKE_TOPIC,
+    NOTIFICATION_TOPIC,
+    ORGANISATION_TOPIC,
+)
 
 _POSTCODE = re.compile(r"^(GIR0AA|[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2})$")
+
+
+def uk_postcode(value: str | None) -> str | None:
+    """Normalised to the Royal Mail form (upper case, one space before the inward code)."""
+    if value is None:
+        return None
+    compact = re.sub(r"\s+", "", value).upper()
+    if not _POSTCODE.match(compact):
+        raise ValueError("not a valid UK postcode")
+    return f"{compact[:-3]} {compact[-3:]}"
 
 
 class FeedbackKind(StrEnum):
@@ -42,6 +58,15 @@ class Procedure(StrEnum):
     CHILDRENS_SOCIAL_CARE = "childrens_social_care"
 
 
+class Nation(StrEnum):
+    """UK nations, by the subdivision code the ``holidays`` package needs for bank holidays."""
+
+    ENGLAND = "ENG"
+    WALES = "WLS"
+    SCOTLAND = "SCT"
+    NORTHERN_IRELAND = "NIR"
+
+
 class ContactMethod(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
@@ -65,16 +90,7 @@ class Complainant(BaseModel):
     postcode: str | None = Field(default=None, max_length=10)
     preferred_contact: ContactMethod = ContactMethod.EMAIL
 
-    @field_validator("postcode")
-    @classmethod
-    def _uk_postcode(cls, value: str | None) -> str | None:
-        """Normalised to the Royal Mail form (upper case, one space before the inward code)."""
-        if value is None:
-            return None
-        compact = re.sub(r"\s+", "", value).upper()
-        if not _POSTCODE.match(compact):
-            raise ValueError("not a valid UK postcode")
-        return f"{compact[:-3]} {compact[-3:]}"
+    _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
 
 
 @register_event
@@ -154,3 +170,24 @@ class NotificationSent(EventPayload):
     channel: str
     recipient: str
     sent_at: AwareDatetime
+
+
+@register_event
+class OrganisationConfigured(EventPayload):
+    """A council, housing association or one side of a shared service, as configured: the
+    nation whose bank holidays count, the procedure each service area's complaints follow, and
+    its own closure days. The latest event for an organisation is its configuration."""
+
+    event_type: ClassVar[str] = "OrganisationConfigured"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = ORGANISATION_TOPIC
+
+    organisation_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: str = Field(min_length=1, max_length=200)
+    nation: Nation
+    default_procedure: Procedure
+    procedures_by_service: dict[str, Procedure] = Field(default_factory=dict)
+    closure_days: list[date] = Field(default_factory=list)
+    shared_service: str | None = Field(
+        None, max_length=200, description="The shared service team that handles it, if any"
+    )

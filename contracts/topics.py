@@ -11,8 +11,15 @@ INTAKE_TOPIC: Final = "redress.intake.v1"
 CASE_TOPIC: Final = "redress.case.v1"
 DEADLINE_TOPIC: Final = "redress.deadline.v1"
 NOTIFICATION_TOPIC: Final = "redress.notification.v1"
+ORGANISATION_TOPIC: Final = "redress.organisation.v1"
 
-ALL_TOPICS: Final = (INTAKE_TOPIC, CASE_TOPIC, DEADLINE_TOPIC, NOTIFICATION_TOPIC)
+ALL_TOPICS: Final = (
+    INTAKE_TOPIC,
+    CASE_TOPIC,
+    DEADLINE_TOPIC,
+    NOTIFICATION_TOPIC,
+    ORGANISATION_TOPIC,
+)
 
 
 def dead_letter_topic(topic: str, group: str) -> str:

@@ -7,6 +7,7 @@ from redress.service import Service, Subscription
 from services.casework import handlers
 from services.casework.api import router
 from services.casework.command_routes import router as command_router
+from services.casework.organisations import router as organisation_router
 
 service = Service(
     "casework",
@@ -19,3 +20,4 @@ service = Service(
 )
 app = service.create_app()
 app.include_router(command_router)
+app.include_router(organisation_router)

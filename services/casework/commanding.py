@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
@@ -16,8 +16,9 @@ from redress import eventstore
 from redress.db import Connection
 from services.casework import store
 from services.casework.domain.case import Case, evolve, replay, stream_id
-from services.casework.domain.commands import Command, Rejection
+from services.casework.domain.commands import Command, Rejection, Triage
 from services.casework.domain.decide import decide
+from services.casework.organisations import ward_for
 
 
 class CaseNotFound(Exception):
@@ -65,6 +66,7 @@ async def execute(
                         f"the case has changed since version {expected_version}; reload it",
                         state.version,
                     )
+                command = await _enrich(conn, state, command)
                 decision = decide(state, command)
                 if isinstance(decision, Rejection):
                     raise CommandRefused(decision.reason, state.version)
@@ -94,3 +96,20 @@ async def execute(
                 "another change to this case was saved first; reload it and try again", current
             ) from None
     return Outcome(new_state, envelopes)
+
+
+async def _enrich(conn: Connection, state: Case, command: Command) -> Command:
+    """Fill in what the organisation's reference data knows: the ward of a triaged location,
+    looked up once and then kept in the event, so the record never changes under a report."""
+    if (
+        isinstance(command, Triage)
+        and command.location is not None
+        and command.location.postcode
+        and not command.location.ward
+        and state.organisation_id
+    ):
+        ward = await ward_for(conn, state.organisation_id, command.location.postcode)
+        if ward is not None:
+            location = command.location.model_copy(update={"ward": ward})
+            return replace(command, location=location)
+    return command

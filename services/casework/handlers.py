@@ -12,6 +12,7 @@ from services.casework import store
 from services.casework.domain import case as domain
 from services.casework.domain.commands import OpenCase, Rejection
 from services.casework.domain.decide import decide
+from services.casework.organisations import procedure_for
 from services.casework.settings import CaseworkSettings
 
 _LONDON = ZoneInfo("Europe/London")
@@ -35,7 +36,12 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
         today=ctx.now.astimezone(_LONDON).date(),
         case_id=case_id,
         reference=domain.format_reference(submission.kind, year, number),
-        procedure=Procedure(CaseworkSettings().default_procedure),
+        procedure=await procedure_for(
+            ctx.conn,
+            submission.organisation_id,
+            submission.service_area,
+            Procedure(CaseworkSettings().default_procedure),
+        ),
         submission=submission,
     )
     decision = decide(state, command)

@@ -42,3 +42,19 @@ async def explain(deadline_id: uuid.UUID, request: Request) -> dict[str, Any]:
         "due_on": found["due_on"],
         "explanation": found["explanation"],
     }
+
+
+@router.get("/calendars/{organisation_id}")
+async def organisation_calendar(organisation_id: str, request: Request) -> dict[str, Any]:
+    """The working-day calendar an organisation's deadlines are counted on."""
+    row = await runtime_of(request).pool.fetchrow(
+        "SELECT nation, closure_days FROM organisation_calendars WHERE organisation_id = $1",
+        organisation_id,
+    )
+    if row is None:
+        raise HTTPException(404, detail="not configured; the default nation applies")
+    return {
+        "organisation_id": organisation_id,
+        "nation": row["nation"],
+        "closure_days": sorted(row["closure_days"]),
+    }

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from contracts import CaseOpened, DeadlineSet, FeedbackKind
+from contracts import CaseOpened, DeadlineSet, FeedbackKind, OrganisationConfigured
 from redress import eventstore
 from redress.consumer import EventContext
 from services.deadlines import store
-from services.deadlines.domain.calendar import WorkingDayCalendar
 from services.deadlines.domain.compute import initial_deadlines
 from services.deadlines.settings import DeadlinesSettings
 
@@ -28,7 +27,9 @@ async def on_case_opened(ctx: EventContext) -> None:
     if opened.kind not in _TIMED_KINDS:
         ctx.log.info("no deadlines for this kind", kind=opened.kind.value)
         return
-    calendar = WorkingDayCalendar(nation=DeadlinesSettings().default_nation)
+    calendar = await store.calendar_for(
+        ctx.conn, opened.organisation_id, DeadlinesSettings().default_nation
+    )
     computed = initial_deadlines(opened.procedure, opened.received_at, calendar)
     stream = f"deadlines-{opened.case_id}"
     version = await eventstore.stream_version(ctx.conn, stream)
@@ -50,3 +51,11 @@ async def on_case_opened(ctx: EventContext) -> None:
         await store.insert(ctx.conn, payload, created_at=ctx.now)
         envelopes.append(ctx.caused_event(payload, stream_id=stream, stream_version=version + i))
     await ctx.append(envelopes, expected_version=version)
+
+
+async def on_organisation_configured(ctx: EventContext) -> None:
+    """Later cases count on the new calendar; dates already set keep the rules they were set
+    under (their explanations say which)."""
+    org = ctx.payload
+    assert isinstance(org, OrganisationConfigured)
+    await store.save_calendar(ctx.conn, org.organisation_id, org.nation, org.closure_days)

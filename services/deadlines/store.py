@@ -8,9 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from contracts import DeadlineSet
+from contracts import DeadlineSet, Nation
 from redress.db import Connection
-from services.deadlines.domain.calendar import LONDON
+from services.deadlines.domain.calendar import LONDON, WorkingDayCalendar
 
 
 def end_of_day(day: date) -> datetime:
@@ -64,3 +64,30 @@ async def get(pool: asyncpg.Pool, deadline_id: uuid.UUID) -> dict[str, Any] | No
         f"SELECT {_COLUMNS} FROM deadlines WHERE deadline_id = $1", deadline_id
     )
     return dict(row) if row else None
+
+
+async def save_calendar(
+    conn: Connection, organisation_id: str, nation: Nation, closure_days: list[date]
+) -> None:
+    await conn.execute(
+        """INSERT INTO organisation_calendars (organisation_id, nation, closure_days)
+           VALUES ($1, $2, $3)
+           ON CONFLICT (organisation_id) DO UPDATE SET nation = $2, closure_days = $3""",
+        organisation_id,
+        nation.value,
+        sorted(closure_days),
+    )
+
+
+async def calendar_for(
+    conn: Connection, organisation_id: str, default_nation: Nation
+) -> WorkingDayCalendar:
+    row = await conn.fetchrow(
+        "SELECT nation, closure_days FROM organisation_calendars WHERE organisation_id = $1",
+        organisation_id,
+    )
+    if row is None:
+        return WorkingDayCalendar(nation=default_nation)
+    return WorkingDayCalendar(
+        nation=Nation(row["nation"]), closure_days=frozenset(row["closure_days"])
+    )

@@ -20,6 +20,7 @@ CONSUMERS = {
     "redress.case.v1": ["deadlines", "notifications", "reporting"],
     "redress.deadline.v1": ["casework", "notifications", "reporting"],
     "redress.notification.v1": ["reporting"],
+    "redress.organisation.v1": ["deadlines"],
 }
 
 

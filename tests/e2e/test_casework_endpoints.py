@@ -106,7 +106,8 @@ async def test_two_officers_at_once_one_wins_the_other_gets_409(system: System) 
         # a stale If-Match is refused with the current version, not applied
         stale = await oscar.do(cid, "assign", {"officer": "oscar"}, if_match=version, expect=409)
         assert stale["current_version"] == version + 1
-        await oscar.do(cid, "assign", {"officer": "oscar"}, if_match=version + 1)
+        moved = await oscar.do(cid, "assign", {"officer": "omar"}, if_match=version + 1)
+        assert moved["version"] == version + 2
 
 
 def _status(result: object) -> int:

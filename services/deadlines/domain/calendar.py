@@ -11,23 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
+from contracts import Nation
+
 LONDON = ZoneInfo("Europe/London")
 
-
-class Nation(StrEnum):
-    """UK nations by the subdivision code the ``holidays`` package needs: without one it
-    drops Easter Monday and the August holiday."""
-
-    ENGLAND = "ENG"
-    WALES = "WLS"
-    SCOTLAND = "SCT"
-    NORTHERN_IRELAND = "NIR"
+__all__ = ["LONDON", "Nation", "Skipped", "WorkingDayCalendar", "calendar_for"]
 
 
 @lru_cache(maxsize=16)
