@@ -111,6 +111,16 @@ async def overdue(request: Request, identity: Reader) -> dict[str, Any]:
     return {"today": today, "cases": cases}
 
 
+@router.get("/queues/overdue-parts")
+async def overdue_parts(request: Request, identity: Reader) -> dict[str, Any]:
+    """Services' parts past their due date and unanswered, oldest first, with how often each
+    was chased. A service responder sees its own."""
+    runtime = runtime_of(request)
+    today = london_today(runtime.clock())
+    parts = await store.overdue_parts(runtime.pool, today, _scope(identity))
+    return {"today": today, "parts": parts}
+
+
 @router.get("/cases/{case_id}")
 async def get_case(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:
     """Everything about the case, current: definition, stages, parts, remedies, learning,

@@ -213,6 +213,28 @@ async def queue(
     return await _with_deadlines(pool, [dict(r) for r in rows])
 
 
+async def overdue_parts(
+    pool: asyncpg.Pool, today: date, service_area: str | None
+) -> list[dict[str, Any]]:
+    """Services' parts past their due date and not yet answered: who to chase."""
+    rows = await pool.fetch(
+        """SELECT c.case_id, c.reference, c.officer, (s->>'number')::int AS stage,
+                  p->>'part_id' AS part_id, p->>'service_area' AS service_area,
+                  p->>'contributor' AS contributor, (p->>'due_on')::date AS due_on,
+                  (p->>'chased')::int AS chased
+           FROM cases c,
+                jsonb_array_elements(c.state->'stages') s,
+                jsonb_array_elements(s->'parts') p
+           WHERE c.lifecycle <> 'closed' AND p->>'response' IS NULL
+             AND (p->>'due_on')::date < $1
+             AND ($2::text IS NULL OR p->>'service_area' = $2)
+           ORDER BY due_on, c.reference""",
+        today,
+        service_area,
+    )
+    return [dict(r) for r in rows]
+
+
 async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
     row = await pool.fetchrow(
         f"SELECT {_CASE_COLUMNS}, state FROM cases WHERE case_id = $1", case_id

@@ -3,6 +3,7 @@ then check that one more command is accepted or refused for the stated reason.""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +41,9 @@ def submission(kind: FeedbackKind = FeedbackKind.COMPLAINT) -> FeedbackSubmitted
     )
 
 
+_numbers = itertools.count(1)
+
+
 def open_case(
     kind: FeedbackKind = FeedbackKind.COMPLAINT,
     procedure: Procedure = Procedure.HOUSING_OMBUDSMAN,
@@ -48,7 +52,7 @@ def open_case(
     return c.OpenCase(
         today=TODAY,
         case_id=case_id_for(sub.submission_id),
-        reference="CMP-2026-000001",
+        reference=f"CMP-2026-{next(_numbers):06d}",
         procedure=procedure,
         submission=sub,
     )
