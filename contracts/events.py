@@ -17,7 +17,6 @@ from contracts.topics import (
     DEADLINE_TOPIC,
     INTAKE_TOPIC,
     NOTIFICATION_TOPIC,
-    ORGANISATION_TOPIC,
 )
 
 _POSTCODE = re.compile(r"^(GIR0AA|[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2})$")
@@ -76,6 +75,9 @@ class ContactMethod(StrEnum):
 class DeadlineKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     RESPONSE = "response"
+    PANEL = "panel"  # children's statutory stage 3 review panel meeting
+    SERVICE_PART = "service_part"  # a service's part of the response
+    OMBUDSMAN_INFORMATION = "ombudsman_information"
 
 
 class Complainant(BaseModel):
@@ -134,17 +136,21 @@ class CaseOpened(EventPayload):
     complainant: Complainant
 
 
+class _DeadlineEvent(EventPayload):
+    topic: ClassVar[str] = DEADLINE_TOPIC
+    schema_version: ClassVar[int] = 1
+
+    deadline_id: uuid.UUID
+    case_id: uuid.UUID
+
+
 @register_event
-class DeadlineSet(EventPayload):
+class DeadlineSet(_DeadlineEvent):
     """Deadlines computed a due date for a case. ``explanation`` says how, in words an officer
     can read back to a resident or an Ombudsman."""
 
     event_type: ClassVar[str] = "DeadlineSet"
-    schema_version: ClassVar[int] = 1
-    topic: ClassVar[str] = DEADLINE_TOPIC
 
-    deadline_id: uuid.UUID
-    case_id: uuid.UUID
     kind: DeadlineKind
     stage: int = Field(ge=1, le=3)
     procedure: Procedure
@@ -154,6 +160,92 @@ class DeadlineSet(EventPayload):
     provisional: bool = False
     clause: str
     explanation: str
+    organisation_id: str | None = None
+    part_id: str | None = None
+
+
+@register_event
+class DeadlineChanged(_DeadlineEvent):
+    """A due date moved: the clock started for real, an extension, a resumed clock."""
+
+    event_type: ClassVar[str] = "DeadlineChanged"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    due_on: date
+    previous_due_on: date | None
+    provisional: bool
+    reason: str
+    explanation: str
+    extension_days: int = Field(0, ge=0)
+
+
+@register_event
+class DeadlinePaused(_DeadlineEvent):
+    event_type: ClassVar[str] = "DeadlinePaused"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    paused_on: date
+    remaining_working_days: int = Field(ge=0)
+
+
+@register_event
+class DeadlineMet(_DeadlineEvent):
+    event_type: ClassVar[str] = "DeadlineMet"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    met_on: date
+    due_on: date | None
+    late: bool
+
+
+@register_event
+class DeadlineCancelled(_DeadlineEvent):
+    event_type: ClassVar[str] = "DeadlineCancelled"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    reason: str
+
+
+@register_event
+class DeadlineApproaching(_DeadlineEvent):
+    """A reminder: the due date is this many working days away."""
+
+    event_type: ClassVar[str] = "DeadlineApproaching"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    due_on: date
+    working_days_left: int = Field(ge=0)
+
+
+@register_event
+class DeadlineMissed(_DeadlineEvent):
+    """The due day ended with the step not done."""
+
+    event_type: ClassVar[str] = "DeadlineMissed"
+
+    kind: DeadlineKind
+    stage: int = Field(ge=1, le=3)
+    due_on: date
+
+
+@register_event
+class ExtensionNotAllowed(EventPayload):
+    """Deadlines could not apply an extension: it would pass the procedure's limit. Reported
+    back so that casework (and the officer) knows the due date did not move."""
+
+    event_type: ClassVar[str] = "ExtensionNotAllowed"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = DEADLINE_TOPIC
+
+    case_id: uuid.UUID
+    stage: int = Field(ge=1, le=3)
+    extension_id: str
+    reason: str
 
 
 @register_event
@@ -170,24 +262,3 @@ class NotificationSent(EventPayload):
     channel: str
     recipient: str
     sent_at: AwareDatetime
-
-
-@register_event
-class OrganisationConfigured(EventPayload):
-    """A council, housing association or one side of a shared service, as configured: the
-    nation whose bank holidays count, the procedure each service area's complaints follow, and
-    its own closure days. The latest event for an organisation is its configuration."""
-
-    event_type: ClassVar[str] = "OrganisationConfigured"
-    schema_version: ClassVar[int] = 1
-    topic: ClassVar[str] = ORGANISATION_TOPIC
-
-    organisation_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
-    name: str = Field(min_length=1, max_length=200)
-    nation: Nation
-    default_procedure: Procedure
-    procedures_by_service: dict[str, Procedure] = Field(default_factory=dict)
-    closure_days: list[date] = Field(default_factory=list)
-    shared_service: str | None = Field(
-        None, max_length=200, description="The shared service team that handles it, if any"
-    )

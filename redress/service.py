@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -71,6 +72,9 @@ class Service:
     router: APIRouter | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
     clock: Clock = utc_now
+    #: long-running jobs of the service (a timer scheduler, say), started with it and
+    #: cancelled when it stops
+    background: list[Callable[[Runtime], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     @property
     def group(self) -> str:
@@ -125,6 +129,7 @@ class Service:
             relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
             sink = DeadLetterSink(self.name, self.group, pool)
             broker = None
+            jobs: list[asyncio.Task[None]] = []
             try:
                 if self.subscriptions:
                     sink.producer = new_producer(
@@ -134,11 +139,19 @@ class Service:
                     broker = self._broker(settings, pool, sink)
                     await broker.start()
                     runtime.broker = broker
+                jobs.extend(
+                    asyncio.create_task(job(runtime), name=f"{self.name}-background")
+                    for job in self.background
+                )
                 runtime.started = True
                 log.info("service started", bootstrap=settings.bootstrap_servers)
                 yield
             finally:
                 runtime.started = False
+                for task in jobs:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if broker is not None:
                     await broker.stop()
                 relay_task.cancel()

@@ -15,7 +15,23 @@ service = Service(
     router=router,
     subscriptions=[
         Subscription(INTAKE_TOPIC, {"FeedbackSubmitted": handlers.on_feedback_submitted}),
-        Subscription(DEADLINE_TOPIC, {"DeadlineSet": handlers.on_deadline_set}),
+        Subscription(
+            DEADLINE_TOPIC,
+            {
+                "DeadlineSet": handlers.on_deadline_set,
+                **dict.fromkeys(
+                    [
+                        "DeadlineChanged",
+                        "DeadlinePaused",
+                        "DeadlineMet",
+                        "DeadlineMissed",
+                        "DeadlineCancelled",
+                        "ExtensionNotAllowed",
+                    ],
+                    handlers.on_deadline_moved,
+                ),
+            },
+        ),
     ],
 )
 app = service.create_app()

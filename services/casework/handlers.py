@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from contracts import CaseOpened, DeadlineSet, FeedbackSubmitted, Procedure, decode_payload
+from contracts import (
+    CaseOpened,
+    DeadlineCancelled,
+    DeadlineChanged,
+    DeadlineMet,
+    DeadlineMissed,
+    DeadlinePaused,
+    DeadlineSet,
+    ExtensionNotAllowed,
+    FeedbackSubmitted,
+    Procedure,
+    decode_payload,
+)
 from redress import eventstore
 from redress.consumer import EventContext
 from services.casework import store
@@ -66,3 +78,28 @@ async def on_deadline_set(ctx: EventContext) -> None:
     deadline = ctx.payload
     assert isinstance(deadline, DeadlineSet)
     await store.record_deadline(ctx.conn, deadline)
+
+
+async def on_deadline_moved(ctx: EventContext) -> None:
+    """Keep the due dates shown on the case in step with deadlines."""
+    e = ctx.payload
+    match e:
+        case DeadlineChanged():
+            await store.update_deadline(
+                ctx.conn,
+                e.deadline_id,
+                due_on=e.due_on,
+                provisional=e.provisional,
+                explanation=e.explanation,
+            )
+        case DeadlinePaused():
+            await store.update_deadline(ctx.conn, e.deadline_id, clear_due=True)
+        case DeadlineMet():
+            state = "met_late" if e.late else "met"
+            await store.update_deadline(ctx.conn, e.deadline_id, state=state)
+        case DeadlineMissed():
+            await store.update_deadline(ctx.conn, e.deadline_id, state="missed")
+        case DeadlineCancelled():
+            await store.update_deadline(ctx.conn, e.deadline_id, state="cancelled")
+        case ExtensionNotAllowed():
+            ctx.log.warning("deadlines refused an extension", reason=e.reason)

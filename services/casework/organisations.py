@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import Nation, OrganisationConfigured, Procedure, Role, new_envelope
 from contracts.events import Complainant
+from contracts.procedures import TimescaleOverride
 from redress import eventstore
 from redress.auth import READERS, Identity, require
 from redress.db import Connection
@@ -33,6 +34,8 @@ class OrganisationBody(BaseModel):
     default_procedure: Procedure
     procedures_by_service: dict[str, Procedure] = Field(default_factory=dict)
     closure_days: list[date] = Field(default_factory=list)
+    reminder_working_days: int = Field(2, ge=0, le=20)
+    stricter_timescales: list[TimescaleOverride] = Field(default_factory=list)
     shared_service: str | None = Field(None, max_length=200)
 
 
@@ -76,11 +79,13 @@ async def configure(
 async def save(conn: Connection, p: OrganisationConfigured, version: int, now: Any) -> None:
     await conn.execute(
         """INSERT INTO organisations (organisation_id, name, nation, default_procedure,
-               procedures_by_service, closure_days, shared_service, version, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               procedures_by_service, closure_days, shared_service, version, updated_at,
+               reminder_working_days, stricter_timescales)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (organisation_id) DO UPDATE SET name = $2, nation = $3,
                default_procedure = $4, procedures_by_service = $5, closure_days = $6,
-               shared_service = $7, version = $8, updated_at = $9""",
+               shared_service = $7, version = $8, updated_at = $9,
+               reminder_working_days = $10, stricter_timescales = $11""",
         p.organisation_id,
         p.name,
         p.nation.value,
@@ -90,6 +95,8 @@ async def save(conn: Connection, p: OrganisationConfigured, version: int, now: A
         p.shared_service,
         version,
         now,
+        p.reminder_working_days,
+        [o.model_dump(mode="json") for o in p.stricter_timescales],
     )
 
 
@@ -102,6 +109,8 @@ def _as_payload(row: Any) -> OrganisationConfigured:
         procedures_by_service=row["procedures_by_service"],
         closure_days=list(row["closure_days"]),
         shared_service=row["shared_service"],
+        reminder_working_days=row["reminder_working_days"],
+        stricter_timescales=row["stricter_timescales"],
     )
 
 

@@ -91,13 +91,13 @@ async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> N
 
 
 async def record_deadline(conn: Connection, deadline: DeadlineSet) -> None:
-    """Latest due date per (case, kind, stage): a recomputed deadline replaces the old one."""
+    """A (re)computed deadline: it replaces what the case showed for it."""
     await conn.execute(
         """INSERT INTO case_deadlines (case_id, kind, stage, deadline_id, due_on, provisional,
-               clause, explanation)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (case_id, kind, stage) DO UPDATE SET deadline_id = $4, due_on = $5,
-               provisional = $6, clause = $7, explanation = $8""",
+               clause, explanation, state, part_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+           ON CONFLICT (deadline_id) DO UPDATE SET due_on = $5, provisional = $6,
+               clause = $7, explanation = $8, state = 'pending'""",
         deadline.case_id,
         deadline.kind.value,
         deadline.stage,
@@ -106,6 +106,33 @@ async def record_deadline(conn: Connection, deadline: DeadlineSet) -> None:
         deadline.provisional,
         deadline.clause,
         deadline.explanation,
+        deadline.part_id,
+    )
+
+
+async def update_deadline(
+    conn: Connection,
+    deadline_id: uuid.UUID,
+    *,
+    state: str | None = None,
+    due_on: date | None = None,
+    clear_due: bool = False,
+    provisional: bool | None = None,
+    explanation: str | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE case_deadlines SET
+               state = coalesce($2, state),
+               due_on = CASE WHEN $3 THEN NULL ELSE coalesce($4, due_on) END,
+               provisional = coalesce($5, provisional),
+               explanation = coalesce($6, explanation)
+           WHERE deadline_id = $1""",
+        deadline_id,
+        state,
+        clear_due,
+        due_on,
+        provisional,
+        explanation,
     )
 
 
@@ -190,7 +217,8 @@ async def queue(
         rows = await pool.fetch(
             f"""SELECT {_CASE_COLUMNS},
                    (SELECT min(d.due_on) FROM case_deadlines d
-                    WHERE d.case_id = cases.case_id AND d.stage = cases.stage) AS next_due_on
+                    WHERE d.case_id = cases.case_id AND d.stage = cases.stage
+                      AND d.state IN ('pending', 'missed')) AS next_due_on
                 FROM cases WHERE officer = $1 AND lifecycle <> 'closed'
                 ORDER BY next_due_on NULLS LAST, received_at""",
             officer,
@@ -201,8 +229,8 @@ async def queue(
                 FROM cases JOIN LATERAL (
                     SELECT d.kind, d.due_on FROM case_deadlines d
                     WHERE d.case_id = cases.case_id AND d.stage = cases.stage AND d.due_on < $1
-                      AND ((d.kind = 'acknowledgement' AND NOT cases.acknowledged)
-                           OR (d.kind = 'response' AND NOT cases.responded))
+                      AND d.state IN ('pending', 'missed')
+                      AND d.kind IN ('acknowledgement', 'response', 'panel')
                     ORDER BY d.due_on LIMIT 1) o ON true
                 WHERE lifecycle <> 'closed'
                 ORDER BY o.due_on, received_at""",
@@ -248,8 +276,10 @@ async def _with_deadlines(pool: asyncpg.Pool, cases: list[dict[str, Any]]) -> li
     if not cases:
         return cases
     rows = await pool.fetch(
-        """SELECT case_id, kind, stage, due_on, provisional, clause, explanation
-           FROM case_deadlines WHERE case_id = ANY($1::uuid[]) ORDER BY stage, due_on""",
+        """SELECT case_id, deadline_id, kind, stage, part_id, due_on, state, provisional,
+                  clause, explanation
+           FROM case_deadlines WHERE case_id = ANY($1::uuid[])
+           ORDER BY stage, due_on NULLS LAST""",
         [c["case_id"] for c in cases],
     )
     by_case: dict[uuid.UUID, list[dict[str, Any]]] = {}

@@ -1,56 +1,86 @@
-"""Deadlines' subscribers: an opened complaint gets its stage 1 due dates."""
+"""Deadlines' subscribers: every casework event that moves a clock, and organisations'
+configuration. Each case's deadlines are an event-sourced aggregate (stream
+``deadlines-<case_id>``); the ``deadlines`` table and the timers are its projection."""
 
 from __future__ import annotations
 
 import uuid
 
-from contracts import CaseOpened, DeadlineSet, FeedbackKind, OrganisationConfigured
+from contracts import (
+    CaseOpened,
+    Envelope,
+    EventPayload,
+    OrganisationConfigured,
+    decode_payload,
+)
+from contracts import case_events as ev
+from contracts.procedures import rules_for
 from redress import eventstore
+from redress.clock import london_today
 from redress.consumer import EventContext
+from redress.db import Connection
 from services.deadlines import store
-from services.deadlines.domain.compute import initial_deadlines
+from services.deadlines.domain.case_deadlines import (
+    CaseDeadlines,
+    decide,
+    evolve,
+    note_case_event,
+)
 from services.deadlines.settings import DeadlinesSettings
 
-DEADLINE_NAMESPACE = uuid.UUID("5d7c1f0e-2b6a-4c8e-9f3d-8a1b2c3d4e5f")
 
-#: compliments and comments are logged and passed on; they carry no response timescale
-_TIMED_KINDS = {FeedbackKind.COMPLAINT, FeedbackKind.MEMBER_ENQUIRY}
-
-
-def deadline_id(case_id: uuid.UUID, kind: str, stage: int) -> uuid.UUID:
-    return uuid.uuid5(DEADLINE_NAMESPACE, f"{case_id}:{kind}:{stage}")
+def stream(case_id: uuid.UUID) -> str:
+    return f"deadlines-{case_id}"
 
 
-async def on_case_opened(ctx: EventContext) -> None:
-    opened = ctx.payload
-    assert isinstance(opened, CaseOpened)
-    if opened.kind not in _TIMED_KINDS:
-        ctx.log.info("no deadlines for this kind", kind=opened.kind.value)
+async def load(conn: Connection, case_id: uuid.UUID) -> CaseDeadlines:
+    state = await store.case_facts(conn, case_id)
+    for envelope in await eventstore.load_stream(conn, stream(case_id)):
+        state = evolve(state, decode_payload(envelope))
+    return state
+
+
+async def on_case_event(ctx: EventContext) -> None:
+    case_id = getattr(ctx.payload, "case_id", None)
+    assert isinstance(case_id, uuid.UUID)
+    state = await load(ctx.conn, case_id)
+    if not state.opened and not isinstance(ctx.payload, CaseOpened):
+        # a case event ahead of its case: keep it and apply it, in order, once the case opens
+        await store.park(ctx.conn, case_id, ctx.envelope.model_dump(mode="json"))
+        ctx.log.warning("case event before CaseOpened; parked", event_type=ctx.envelope.event_type)
         return
-    calendar = await store.calendar_for(
-        ctx.conn, opened.organisation_id, DeadlinesSettings().default_nation
+    await _apply(ctx, state, ctx.envelope, ctx.payload)
+    if isinstance(ctx.payload, CaseOpened):
+        for parked in await store.unpark(ctx.conn, case_id):
+            envelope = Envelope.model_validate(parked)
+            await _apply(ctx, await load(ctx.conn, case_id), envelope, decode_payload(envelope))
+
+
+async def _apply(
+    ctx: EventContext, state: CaseDeadlines, envelope: Envelope, payload: EventPayload
+) -> None:
+    facts = note_case_event(state, payload)
+    settings = await store.organisation(
+        ctx.conn, facts.organisation_id, DeadlinesSettings().default_nation
     )
-    computed = initial_deadlines(opened.procedure, opened.received_at, calendar)
-    stream = f"deadlines-{opened.case_id}"
-    version = await eventstore.stream_version(ctx.conn, stream)
-    envelopes = []
-    for i, c in enumerate(computed, start=1):
-        payload = DeadlineSet(
-            deadline_id=deadline_id(opened.case_id, c.kind.value, c.stage),
-            case_id=opened.case_id,
-            kind=c.kind,
-            stage=c.stage,
-            procedure=opened.procedure,
-            counts_from=c.counts_from,
-            working_days=c.working_days,
-            due_on=c.due_on,
-            provisional=c.provisional,
-            clause=c.clause,
-            explanation=c.explanation,
+    procedure = facts.procedure
+    rules = rules_for(procedure, settings.stricter_timescales) if procedure else None
+    today = london_today(envelope.occurred_at)
+    decided = decide(state, payload, rules, settings.calendar, today)
+    if facts.opened and facts != state:
+        await store.save_case_facts(ctx.conn, facts)
+    if not decided:
+        return
+    assert facts.case_id is not None
+    envelopes = [
+        ctx.caused_event(p, stream_id=stream(facts.case_id), stream_version=state.version + i)
+        for i, p in enumerate(decided, start=1)
+    ]
+    await ctx.append(envelopes, expected_version=state.version)
+    for p in decided:
+        await store.project(
+            ctx.conn, p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now
         )
-        await store.insert(ctx.conn, payload, created_at=ctx.now)
-        envelopes.append(ctx.caused_event(payload, stream_id=stream, stream_version=version + i))
-    await ctx.append(envelopes, expected_version=version)
 
 
 async def on_organisation_configured(ctx: EventContext) -> None:
@@ -58,4 +88,32 @@ async def on_organisation_configured(ctx: EventContext) -> None:
     under (their explanations say which)."""
     org = ctx.payload
     assert isinstance(org, OrganisationConfigured)
-    await store.save_calendar(ctx.conn, org.organisation_id, org.nation, org.closure_days)
+    await store.save_organisation(ctx.conn, org)
+
+
+#: every casework event that can move, meet or cancel a clock
+CASE_EVENTS = [
+    "CaseOpened",
+    *(
+        cls.event_type
+        for cls in (
+            ev.CaseTriaged,
+            ev.CaseAcknowledged,
+            ev.ExtensionGranted,
+            ev.ClockPaused,
+            ev.ClockResumed,
+            ev.ResponseIssued,
+            ev.CaseEscalated,
+            ev.ServiceResponseRequested,
+            ev.ServiceResponseReceived,
+            ev.OmbudsmanEnquiryReceived,
+            ev.OmbudsmanInformationProvided,
+            ev.CaseClosed,
+            ev.CaseWithdrawn,
+            ev.CaseNotAccepted,
+            ev.CaseRedirected,
+            ev.CaseReclassifiedAsServiceRequest,
+            ev.FeedbackPassedToService,
+        )
+    ),
+]

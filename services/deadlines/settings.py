@@ -3,7 +3,7 @@
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.deadlines.domain.calendar import Nation
+from contracts import Nation
 
 
 class DeadlinesSettings(BaseSettings):
@@ -11,3 +11,5 @@ class DeadlinesSettings(BaseSettings):
 
     #: until organisations are configured data, every case counts on this nation's bank holidays
     default_nation: Nation = Field(Nation.ENGLAND, validation_alias="REDRESS_DEFAULT_NATION")
+    #: how often the timer scheduler looks for due reminders and breaches
+    timer_poll_seconds: float = Field(1.0, gt=0, validation_alias="REDRESS_TIMER_POLL_SECONDS")

@@ -54,8 +54,12 @@ class Staff:
         return r.json()  # type: ignore[no-any-return]
 
 
-async def new_case(client: httpx.AsyncClient, system: System, **overrides: Any) -> dict[str, Any]:
+async def new_case(
+    client: httpx.AsyncClient, system: System, deadlines: int | None = None, **overrides: Any
+) -> dict[str, Any]:
     body = {**COMPLAINT, **overrides}
     receipt = await submit(client, system, body)
     timed = body["kind"] in ("complaint", "member_enquiry")
-    return await case_for(client, system, receipt["submission_id"], deadlines=2 if timed else 0)
+    if deadlines is None:
+        deadlines = 2 if timed else 0
+    return await case_for(client, system, receipt["submission_id"], deadlines=deadlines)

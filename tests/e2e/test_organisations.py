@@ -54,11 +54,13 @@ async def test_an_organisation_shapes_its_cases(system: System) -> None:
             system,
             organisation_id=org,
             service_area="repairs",
+            deadlines=1,  # SPSO frontline: one 5-day response, no separate acknowledgement
             received_at=datetime(2025, 12, 31, 10, tzinfo=UTC).isoformat(),
         )
         assert case["procedure"] == "spso"
-        ack = next(d for d in case["deadlines"] if d["kind"] == "acknowledgement")
-        assert "Fri 02 Jan (bank holiday" in ack["explanation"]
+        (response,) = case["deadlines"]
+        assert response["kind"] == "response" and response["due_on"] == "2026-01-09"
+        assert "2 Jan (" in response["explanation"]
 
         care = await new_case(client, system, organisation_id=org, service_area="care")
         assert care["procedure"] == "adult_social_care"

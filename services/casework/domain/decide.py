@@ -8,9 +8,9 @@ from typing import Any
 
 from contracts import CaseOpened, EventPayload, FeedbackKind, Role
 from contracts import case_events as ev
+from contracts.procedures import PROCEDURES, ProcedureRules
 from services.casework.domain import commands as c
 from services.casework.domain.case import Case, Lifecycle, case_id_for
-from services.casework.domain.rules import PROCEDURE_RULES
 
 Decision = list[EventPayload] | c.Rejection
 
@@ -76,9 +76,9 @@ def _manager(actor: c.Actor, what: str) -> None:
     _require(actor.role in _MANAGERS, f"only a manager can {what}")
 
 
-def _rules(state: Case) -> Any:
+def _rules(state: Case) -> ProcedureRules:
     assert state.procedure is not None
-    return PROCEDURE_RULES[state.procedure]
+    return PROCEDURES[state.procedure]
 
 
 # -- one function per command ------------------------------------------------------------------
@@ -306,7 +306,7 @@ def _consent(state: Case, cmd: c.RecordConsent) -> Decision:
 def _extend(state: Case, cmd: c.Extend) -> Decision:
     _acknowledged_and_unanswered(state)
     stage = state.current
-    rule = _rules(state).stage_rules[stage.number]
+    rule = _rules(state).stage(stage.number)
     known = {*stage.extension_ids, *(p.extension_id for p in stage.pending_extensions)}
     _require(cmd.extension_id not in known, f"extension {cmd.extension_id} already exists")
     _require(cmd.working_days >= 1, "an extension adds at least one working day")
@@ -380,7 +380,7 @@ def _refuse_extension(state: Case, cmd: c.RefuseExtension) -> Decision:
 
 def _pause(state: Case, cmd: c.PauseClock) -> Decision:
     _acknowledged_and_unanswered(state)
-    rule = _rules(state).stage_rules[state.stage]
+    rule = _rules(state).stage(state.stage)
     _require(
         rule.pause_allowed,
         f"the {state.procedure.value if state.procedure else ''} procedure does not allow the "
@@ -476,7 +476,7 @@ def _issue(state: Case, cmd: c.IssueResponse) -> Decision:
             issued_on=cmd.today,
             point_outcomes=outcomes,
             overall=overall_outcome([o.outcome for o in outcomes]),
-            final=n >= _rules(state).stages,
+            final=n >= _rules(state).final_stage,
         )
     ]
 
@@ -573,7 +573,7 @@ def _escalate(state: Case, cmd: c.Escalate) -> Decision:
     _open(state)
     _handled_kind(state)
     stage = state.current
-    stages = _rules(state).stages
+    stages = _rules(state).final_stage
     _require(
         stage.number < stages,
         f"stage {stage.number} is the final stage of the "

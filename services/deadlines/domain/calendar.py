@@ -20,7 +20,14 @@ from contracts import Nation
 
 LONDON = ZoneInfo("Europe/London")
 
-__all__ = ["LONDON", "Nation", "Skipped", "WorkingDayCalendar", "calendar_for"]
+__all__ = [
+    "LONDON",
+    "Nation",
+    "Skipped",
+    "WorkingDayCalendar",
+    "add_calendar_months",
+    "calendar_for",
+]
 
 
 @lru_cache(maxsize=16)
@@ -61,6 +68,26 @@ class WorkingDayCalendar:
         day += timedelta(days=1)
         while not self.is_working_day(day):
             day += timedelta(days=1)
+        return day
+
+    def previous_working_day(self, day: date) -> date:
+        """The last working day strictly before ``day``."""
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
+    def on_or_before(self, day: date) -> date:
+        return day if self.is_working_day(day) else self.previous_working_day(day)
+
+    def on_or_after(self, day: date) -> date:
+        return day if self.is_working_day(day) else self.next_working_day(day)
+
+    def subtract_working_days(self, end: date, days: int) -> date:
+        """The working day that is ``days`` working days before ``end``."""
+        day = end
+        for _ in range(days):
+            day = self.previous_working_day(day)
         return day
 
     def effective_receipt(self, received_at: datetime) -> date:
@@ -104,3 +131,16 @@ class WorkingDayCalendar:
 
 def calendar_for(nation: Nation, closure_days: Iterable[date] = ()) -> WorkingDayCalendar:
     return WorkingDayCalendar(nation=nation, closure_days=frozenset(closure_days))
+
+
+def add_calendar_months(start: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day when it has no such day (31 Aug
+    plus 6 months is 28 or 29 Feb)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, min(start.day, day))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover

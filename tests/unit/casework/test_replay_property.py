@@ -143,10 +143,10 @@ def _check_invariants(state: Case, event: EventPayload) -> None:
         assert {p.point_id for p in stage.points} <= {o.point_id for o in event.point_outcomes}
         assert not stage.outstanding_parts()
     if isinstance(event, ev.ExtensionGranted):
-        from services.casework.domain.rules import PROCEDURE_RULES
+        from contracts.procedures import PROCEDURES
 
         assert state.procedure is not None
-        limit = PROCEDURE_RULES[state.procedure].stage_rules[event.stage].extension_limit
+        limit = PROCEDURES[state.procedure].stage(event.stage).extension_limit
         if limit is not None:
             assert state.stages[event.stage - 1].extension_days <= limit
     if isinstance(event, ev.RedressPaid):

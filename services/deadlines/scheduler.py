@@ -1,0 +1,125 @@
+"""Durable timers: reminders before a due date and breaches at the end of it.
+
+A timer is a row. Any replica may fire it: each claims due rows with ``FOR UPDATE SKIP LOCKED``,
+so two replicas never take the same one, and marks it fired in the transaction that records the
+event, so it fires at most once. A service that was down fires, on its first poll back, what
+fell due meanwhile, once. The clock is injected, so tests move time rather than wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from contracts import DeadlineApproaching, DeadlineKind, DeadlineMissed, EventPayload, new_envelope
+from redress import eventstore
+from redress.clock import london_today
+from redress.consumer import Clock
+from redress.logging import get_logger
+from services.deadlines import store
+from services.deadlines.settings import DeadlinesSettings
+
+log = get_logger(__name__)
+
+
+async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | None:
+    """Fire the earliest due timer, if any. Returns what happened."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT t.timer_id, t.deadline_id, t.case_id, t.kind AS timer, t.due_on,
+                      d.kind, d.stage, d.state, d.due_on AS current_due, d.organisation_id
+               FROM timers t JOIN deadlines d USING (deadline_id)
+               WHERE t.fired_at IS NULL AND t.cancelled_at IS NULL AND t.fire_at <= $1
+               ORDER BY t.fire_at, t.timer_id
+               LIMIT 1
+               FOR UPDATE OF t SKIP LOCKED""",
+            now,
+        )
+        if row is None:
+            return None
+        if row["state"] != "pending" or row["current_due"] != row["due_on"]:
+            await conn.execute(
+                "UPDATE timers SET cancelled_at = $2 WHERE timer_id = $1", row["timer_id"], now
+            )
+            return "stale"
+        kind = DeadlineKind(row["kind"])
+        payload: EventPayload
+        if row["timer"] == "missed":
+            payload = DeadlineMissed(
+                deadline_id=row["deadline_id"],
+                case_id=row["case_id"],
+                kind=kind,
+                stage=row["stage"],
+                due_on=row["due_on"],
+            )
+        else:
+            settings = await store.organisation(
+                conn, row["organisation_id"], DeadlinesSettings().default_nation
+            )
+            left = settings.calendar.working_days_between(london_today(now), row["due_on"])
+            payload = DeadlineApproaching(
+                deadline_id=row["deadline_id"],
+                case_id=row["case_id"],
+                kind=kind,
+                stage=row["stage"],
+                due_on=row["due_on"],
+                working_days_left=left,
+            )
+        stream = f"deadlines-{row['case_id']}"
+        version = await eventstore.stream_version(conn, stream)
+        envelope = new_envelope(
+            payload,
+            stream_id=stream,
+            stream_version=version + 1,
+            occurred_at=now,
+            recorded_at=now,
+            actor=f"service:{service}:timer",
+            correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"timer:{row['timer_id']}"),
+        )
+        await eventstore.append(conn, service, [envelope], expected_version=version)
+        if isinstance(payload, DeadlineMissed):
+            await conn.execute(
+                "UPDATE deadlines SET state = 'missed', updated_at = $2 WHERE deadline_id = $1",
+                row["deadline_id"],
+                now,
+            )
+        await conn.execute(
+            "UPDATE timers SET fired_at = $2 WHERE timer_id = $1", row["timer_id"], now
+        )
+        log.info(
+            "timer fired",
+            timer=row["timer"],
+            case_id=str(row["case_id"]),
+            deadline_id=str(row["deadline_id"]),
+            due_on=str(row["due_on"]),
+        )
+        return row["timer"]  # type: ignore[no-any-return]
+
+
+async def fire_due(pool: asyncpg.Pool, service: str, now: datetime, limit: int = 500) -> int:
+    """Fire everything due at ``now``; returns how many fired."""
+    fired = 0
+    for _ in range(limit):
+        try:
+            outcome = await fire_one(pool, service, now)
+        except eventstore.ConcurrencyConflict:
+            continue  # a handler wrote to the case's deadlines at the same moment: try again
+        if outcome is None:
+            break
+        if outcome != "stale":
+            fired += 1
+    return fired
+
+
+async def run(pool: asyncpg.Pool, service: str, clock: Clock, poll_seconds: float) -> None:
+    while True:
+        try:
+            await fire_due(pool, service, clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be away: keep trying
+            log.warning("timer poll failed", error=repr(exc))
+        await asyncio.sleep(poll_seconds)
