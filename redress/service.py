@@ -254,12 +254,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
-            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+            "field": ".".join(str(p) for p in err["loc"][_where(err["loc"]) :]) or "(body)",
             "reason": err["msg"],
         }
         for err in exc.errors()
     ]
     return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+def _where(loc: tuple[int | str, ...]) -> int:
+    """Skip the part of an error's location that says where in the request it was (the body,
+    the query string, a header): clients want the field's own name."""
+    return 1 if loc and loc[0] in ("body", "query", "path", "header", "cookie") else 0
 
 
 def runtime_of(request: Request) -> Runtime:

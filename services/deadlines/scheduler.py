@@ -40,7 +40,11 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
         )
         if row is None:
             return None
-        if row["state"] != "pending" or row["current_due"] != row["due_on"]:
+        due_day_over = now >= store.end_of_day(row["due_on"])
+        stale = row["state"] != "pending" or row["current_due"] != row["due_on"]
+        if stale or (row["timer"] == "approaching" and due_day_over):
+            # done, moved, or a reminder for a day already gone (the service was down): the
+            # breach timer, not a late reminder, says what matters now
             await conn.execute(
                 "UPDATE timers SET cancelled_at = $2 WHERE timer_id = $1", row["timer_id"], now
             )

@@ -1,0 +1,237 @@
+"""Deadlines' real handlers and timer scheduler against real PostgreSQL, with the clock in the
+test's hands: timers survive a restart and fire once, across replicas too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts import CaseOpened, EventPayload, decode_envelope, encode_envelope, new_envelope
+from contracts import case_events as ev
+from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.db import create_pool
+from services.deadlines import scheduler
+from services.deadlines.app import service
+from services.deadlines.domain.calendar import LONDON
+from tests.conftest import Stack
+from tests.integration.conftest import schema_pool
+
+
+class Deadlines:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        handlers: dict[str, Any] = {}
+        for sub in service.subscriptions:
+            handlers.update(sub.handlers)
+        self.consumer = IdempotentConsumer(
+            service="deadlines",
+            group="deadlines",
+            pool=pool,
+            handlers=handlers,
+            dead_letters=DeadLetterSink("deadlines", "deadlines", pool),
+        )
+        self.offset = 0
+
+    async def deliver(self, payload: EventPayload, stream: str, at: datetime) -> str:
+        env = new_envelope(
+            payload,
+            stream_id=stream,
+            stream_version=1,
+            occurred_at=at,
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+        self.offset += 1
+        raw = RawMessage("redress.case.v1", 0, self.offset, stream.encode(), encode_envelope(env))
+        return await self.consumer.process(raw)
+
+    async def events(self, case_id: uuid.UUID) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version",
+            f"deadlines-{case_id}",
+        )
+        return [r["event_type"] for r in rows]
+
+
+@pytest.fixture
+async def deadlines(stack: Stack) -> AsyncIterator[Deadlines]:
+    assert service.migrations is not None
+    schema, pool = await schema_pool(stack, [("deadlines", service.migrations)])
+    yield Deadlines(pool)
+    await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await pool.close()
+
+
+def london(y: int, m: int, d: int, hh: int = 10) -> datetime:
+    return datetime(y, m, d, hh, tzinfo=LONDON)
+
+
+def opened(case_id: uuid.UUID, received: datetime) -> CaseOpened:
+    return CaseOpened.model_validate(
+        {
+            "case_id": case_id,
+            "reference": "CMP-2026-000009",
+            "submission_id": uuid.uuid4(),
+            "kind": "complaint",
+            "channel": "web",
+            "organisation_id": "org",
+            "procedure": "housing_ombudsman",
+            "stage": 1,
+            "received_at": received,
+            "summary": "x",
+            "complainant": {"name": "n"},
+        }
+    )
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def running(pool: asyncpg.Pool, clock: Clock) -> AsyncIterator[None]:
+    task = asyncio.create_task(scheduler.run(pool, "deadlines", clock, 0.05))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def settle() -> None:
+    await asyncio.sleep(0.4)
+
+
+async def test_a_timer_missed_while_down_fires_once_on_return(deadlines: Deadlines) -> None:
+    case_id = uuid.uuid4()
+    # received Mon 2 Mar 2026: acknowledge by Mon 9 Mar; reminder from Thu 5 Mar
+    await deadlines.deliver(
+        opened(case_id, london(2026, 3, 2)), f"case-{case_id}", london(2026, 3, 2)
+    )
+    timers = await deadlines.pool.fetch("SELECT kind, fire_at FROM timers ORDER BY fire_at")
+    assert [(t["kind"], t["fire_at"].astimezone(LONDON).date().isoformat()) for t in timers] == [
+        ("approaching", "2026-03-05"),
+        ("missed", "2026-03-10"),
+        ("approaching", "2026-03-19"),
+        ("missed", "2026-03-24"),
+    ]
+    clock = Clock(london(2026, 3, 4))
+    async with running(deadlines.pool, clock):
+        await settle()
+    assert await deadlines.events(case_id) == ["DeadlineSet", "DeadlineSet"]
+
+    clock.now = london(2026, 3, 11, 9)  # the service was down from the 4th to the 11th
+    async with running(deadlines.pool, clock):
+        await settle()
+    assert await deadlines.events(case_id) == ["DeadlineSet", "DeadlineSet", "DeadlineMissed"]
+    state = await deadlines.pool.fetchval(
+        "SELECT state FROM deadlines WHERE kind = 'acknowledgement'"
+    )
+    assert state == "missed"
+    async with running(deadlines.pool, clock):  # and again: nothing fires twice
+        await settle()
+    assert (await deadlines.events(case_id)).count("DeadlineMissed") == 1
+    # the reminder that was due while it was down was not sent late
+    assert await deadlines.pool.fetchval(
+        "SELECT cancelled_at IS NOT NULL FROM timers WHERE kind = 'approaching' "
+        "AND due_on = '2026-03-09'"
+    )
+    # every fired event is in the outbox, once, for casework and notifications to hear
+    outbox = [
+        decode_envelope(bytes(r["message_value"])).event_type
+        for r in await deadlines.pool.fetch("SELECT message_value FROM outbox")
+    ]
+    assert outbox.count("DeadlineMissed") == 1
+
+
+async def test_reminder_fires_before_the_due_day_and_acknowledging_stops_the_breach(
+    deadlines: Deadlines,
+) -> None:
+    case_id = uuid.uuid4()
+    await deadlines.deliver(
+        opened(case_id, london(2026, 3, 2)), f"case-{case_id}", london(2026, 3, 2)
+    )
+    clock = Clock(london(2026, 3, 5, 9))
+    async with running(deadlines.pool, clock):
+        await settle()
+    assert (await deadlines.events(case_id))[-1] == "DeadlineApproaching"
+    ack = ev.CaseAcknowledged(
+        case_id=case_id,
+        stage=1,
+        acknowledged_on=london(2026, 3, 6).date(),
+        points=[{"point_id": "1", "text": "x"}],  # type: ignore[list-item]
+        outcomes_sought=["y"],
+    )
+    await deadlines.deliver(ack, f"case-{case_id}", london(2026, 3, 6))
+    clock.now = london(2026, 3, 12)
+    async with running(deadlines.pool, clock):
+        await settle()
+    events = await deadlines.events(case_id)
+    assert "DeadlineMissed" not in events
+    assert events[-2:] == ["DeadlineMet", "DeadlineChanged"]
+    response_due = await deadlines.pool.fetchval(
+        "SELECT due_on FROM deadlines WHERE kind = 'response'"
+    )
+    assert response_due.isoformat() == "2026-03-20"  # 10 working days from Fri 6 Mar
+
+
+async def test_two_replicas_fire_each_timer_once_between_them(
+    deadlines: Deadlines, stack: Stack
+) -> None:
+    cases = [uuid.uuid4() for _ in range(25)]
+    for case_id in cases:
+        await deadlines.deliver(
+            opened(case_id, london(2026, 3, 2)), f"case-{case_id}", london(2026, 3, 2)
+        )
+    schema = await deadlines.pool.fetchval("SELECT current_schema()")
+    second = await create_pool(stack.dsn, schema)  # another replica, its own connections
+    try:
+        clock = Clock(london(2026, 4, 1))  # everything is past due
+        fired = await asyncio.gather(
+            scheduler.fire_due(deadlines.pool, "deadlines", clock()),
+            scheduler.fire_due(second, "deadlines", clock()),
+        )
+        assert sum(fired) == 50  # acknowledgement and response missed, for each case
+        assert min(fired) > 0, "both replicas should have taken a share"
+    finally:
+        await second.close()
+    missed = await deadlines.pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'DeadlineMissed'"
+    )
+    assert missed == 50
+    assert await scheduler.fire_due(deadlines.pool, "deadlines", london(2026, 5, 1)) == 0
+
+
+async def test_a_case_event_before_its_case_is_parked_not_dropped(deadlines: Deadlines) -> None:
+    case_id = uuid.uuid4()
+    ack = ev.CaseAcknowledged(
+        case_id=case_id,
+        stage=1,
+        acknowledged_on=london(2026, 3, 3).date(),
+        points=[{"point_id": "1", "text": "x"}],  # type: ignore[list-item]
+        outcomes_sought=["y"],
+    )
+    assert await deadlines.deliver(ack, f"case-{case_id}", london(2026, 3, 3)) == "applied"
+    assert await deadlines.events(case_id) == []
+    await deadlines.deliver(
+        opened(case_id, london(2026, 3, 2)), f"case-{case_id}", london(2026, 3, 2)
+    )
+    assert await deadlines.events(case_id) == [
+        "DeadlineSet",
+        "DeadlineSet",
+        "DeadlineMet",
+        "DeadlineChanged",
+    ]
+    assert await deadlines.pool.fetchval("SELECT count(*) FROM parked_case_events") == 0
