@@ -84,19 +84,28 @@ def test_adding_zero_days_is_the_start() -> None:
 
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
 nations = st.sampled_from(list(Nation))
+closures = st.frozensets(
+    st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 6, 30)), max_size=20
+)
 
 
-@given(start=days, n=st.integers(min_value=1, max_value=130), nation=nations)
-def test_a_due_date_is_never_a_weekend_or_bank_holiday(start: date, n: int, nation: Nation) -> None:
-    cal = WorkingDayCalendar(nation)
+@given(start=days, n=st.integers(min_value=1, max_value=130), nation=nations, closed=closures)
+def test_a_due_date_is_never_a_weekend_bank_holiday_or_closure_day(
+    start: date, n: int, nation: Nation, closed: frozenset[date]
+) -> None:
+    cal = WorkingDayCalendar(nation, closed)
     due = cal.add_working_days(start, n)
     assert due.weekday() < 5
+    assert due not in closed
     assert cal.is_working_day(due)
+    assert cal.subtract_working_days(due, n) <= cal.on_or_after(start)
 
 
-@given(start=days, n=st.integers(min_value=0, max_value=130), nation=nations)
-def test_counting_back_gives_the_days_added(start: date, n: int, nation: Nation) -> None:
-    cal = WorkingDayCalendar(nation)
+@given(start=days, n=st.integers(min_value=0, max_value=130), nation=nations, closed=closures)
+def test_counting_back_gives_the_days_added(
+    start: date, n: int, nation: Nation, closed: frozenset[date]
+) -> None:
+    cal = WorkingDayCalendar(nation, closed)
     assert cal.working_days_between(start, cal.add_working_days(start, n)) == n
 
 
