@@ -23,6 +23,7 @@ from contracts.events import (
     FeedbackKind,
     FeedbackSubmitted,
     Nation,
+    NotificationFailed,
     NotificationSent,
     Procedure,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "FeedbackKind",
     "FeedbackSubmitted",
     "Nation",
+    "NotificationFailed",
     "NotificationSent",
     "OrganisationConfigured",
     "Procedure",

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from contracts.events import FeedbackKind, Procedure, uk_postcode
+from contracts.events import ContactMethod, FeedbackKind, Procedure, uk_postcode
 from contracts.registry import EventPayload, register_event
 from contracts.topics import CASE_TOPIC
 
@@ -450,6 +450,10 @@ class FlagRaised(_CaseEvent):
     risk_kind: RiskKind | None = None
     contact_restriction: str | None = Field(None, max_length=2_000)
     review_on: date | None = None
+    #: under the unreasonable-behaviour policy: the only ways we may write to the resident
+    #: (empty: not at all), and one named contact all correspondence goes through
+    allowed_channels: list[ContactMethod] | None = None
+    contact_via: str | None = Field(None, max_length=320)
 
 
 @register_event

@@ -72,6 +72,13 @@ class ContactMethod(StrEnum):
     LETTER = "letter"
 
 
+class Adjustment(StrEnum):
+    """Reasonable adjustments to how we write to someone."""
+
+    LARGE_PRINT = "large_print"
+    EASY_READ = "easy_read"
+
+
 class DeadlineKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     RESPONSE = "response"
@@ -91,6 +98,7 @@ class Complainant(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     postcode: str | None = Field(default=None, max_length=10)
     preferred_contact: ContactMethod = ContactMethod.EMAIL
+    adjustments: list[Adjustment] = Field(default_factory=list)
 
     _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
 
@@ -246,6 +254,23 @@ class ExtensionNotAllowed(EventPayload):
     stage: int = Field(ge=1, le=3)
     extension_id: str
     reason: str
+
+
+@register_event
+class NotificationFailed(EventPayload):
+    """A notification could not be delivered after every retry; someone must act."""
+
+    event_type: ClassVar[str] = "NotificationFailed"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = NOTIFICATION_TOPIC
+
+    notification_id: uuid.UUID
+    case_id: uuid.UUID
+    template: str
+    channel: str
+    recipient: str
+    attempts: int = Field(ge=1)
+    error: str
 
 
 @register_event

@@ -45,6 +45,8 @@ class RuntimeSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="REDRESS_DATA_DIR")
     embedded_pg_port: int = Field(15432, validation_alias="REDRESS_PG_PORT")
     embedded_kafka_port: int = Field(19092, validation_alias="REDRESS_KAFKA_PORT")
+    smtp_host: str | None = Field(None, validation_alias="REDRESS_SMTP_HOST")
+    smtp_port: int = Field(2525, validation_alias="REDRESS_SMTP_PORT")
     topic_partitions: int = Field(3, ge=1, validation_alias="REDRESS_TOPIC_PARTITIONS")
     topic_replication: int = Field(1, ge=1, validation_alias="REDRESS_TOPIC_REPLICATION")
     http_host: str = Field("127.0.0.1", validation_alias="REDRESS_HTTP_HOST")
@@ -63,6 +65,10 @@ class RuntimeSettings(BaseSettings):
     @property
     def uses_embedded_postgres(self) -> bool:
         return self.database_url is None
+
+    @property
+    def uses_embedded_smtp(self) -> bool:
+        return self.smtp_host is None
 
     @property
     def uses_embedded_kafka(self) -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from redress.embedded.broker import EmbeddedBroker
 from redress.embedded.postgres import EmbeddedPostgres
+from redress.embedded.smtp_sink import SmtpSink
 from tests.support import free_port
 
 
@@ -22,6 +23,12 @@ class Stack:
     dsn: str
     bootstrap: str
     data_dir: Path
+    smtp_port: int = 0
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the loopback SMTP sink keeps every message it receives."""
+        return self.data_dir / "mail"
 
 
 def make_data_dir(prefix: str) -> Path:
@@ -37,11 +44,14 @@ def stack() -> Iterator[Stack]:
     data_dir = make_data_dir("redress-test-")
     postgres = EmbeddedPostgres(data_dir, free_port())
     broker = EmbeddedBroker(free_port(), data_dir / "logs" / "broker.log")
+    smtp = SmtpSink(free_port(), data_dir / "mail")
     try:
         postgres.start()
         broker.start()
-        yield Stack(postgres.dsn, broker.bootstrap_servers, data_dir)
+        smtp.start()
+        yield Stack(postgres.dsn, broker.bootstrap_servers, data_dir, smtp.port)
     finally:
+        smtp.stop()
         broker.stop()
         postgres.stop()
         if not os.environ.get("REDRESS_KEEP_TEST_DATA"):

@@ -26,6 +26,7 @@ import psutil
 from redress.auth import token_key
 from redress.embedded.broker import EmbeddedBroker
 from redress.embedded.postgres import EmbeddedPostgres
+from redress.embedded.smtp_sink import SmtpSink
 from redress.kafka import ensure_topics, topics_for
 from redress.settings import SERVICES, RuntimeSettings, service_port
 
@@ -57,6 +58,7 @@ class Supervisor:
         self.log_dir = self.data_dir / "logs"
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
+        self.smtp: SmtpSink | None = None
         names = services or list(SERVICES)
         self.services = [
             ServiceProcess(name, service_port(name), SERVICES[name][1]) for name in names
@@ -79,6 +81,9 @@ class Supervisor:
                 self.settings.embedded_kafka_port, self.log_dir / "broker.log"
             )
             self.broker.start()
+        if self.settings.uses_embedded_smtp:
+            self.smtp = SmtpSink(self.settings.smtp_port, self.data_dir / "mail")
+            self.smtp.start()
         asyncio.run(
             ensure_topics(
                 self.settings.bootstrap_servers,
@@ -98,6 +103,8 @@ class Supervisor:
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.bootstrap_servers
         env["REDRESS_DATA_DIR"] = str(self.data_dir)
         env["REDRESS_TOKEN_KEY"] = token_key(self.data_dir)
+        env["REDRESS_SMTP_HOST"] = self.settings.smtp_host or "127.0.0.1"
+        env["REDRESS_SMTP_PORT"] = str(self.settings.smtp_port)
         env[f"REDRESS_{svc.name.upper()}_PORT"] = str(svc.port)
         return env
 
@@ -186,6 +193,8 @@ class Supervisor:
                 svc.log = None
         if self.broker is not None:
             self.broker.stop()
+        if self.smtp is not None:
+            self.smtp.stop()
         if self.postgres is not None:
             self.postgres.stop()
         (self.data_dir / "supervisor.json").unlink(missing_ok=True)
@@ -194,6 +203,10 @@ class Supervisor:
         rows = [(svc.name, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services]
         rows.append(("postgres", self.settings.dsn))
         rows.append(("kafka", self.settings.bootstrap_servers))
+        smtp = f"{self.settings.smtp_host or '127.0.0.1'}:{self.settings.smtp_port}"
+        if self.smtp is not None:
+            smtp += f" (sink: {self.smtp.directory})"
+        rows.append(("smtp", smtp))
         return rows
 
     # -- leftovers from a supervisor that was killed -------------------------------------------
@@ -202,6 +215,8 @@ class Supervisor:
         pids = [s.process.pid for s in self.services if s.process is not None]
         if self.broker is not None and self.broker.process is not None:
             pids.append(self.broker.process.pid)
+        if self.smtp is not None and self.smtp.process is not None:
+            pids.append(self.smtp.process.pid)
         (self.data_dir / "supervisor.json").write_text(json.dumps({"pids": pids}))
 
     def _kill_leftovers(self) -> None:
@@ -216,7 +231,7 @@ class Supervisor:
             try:
                 proc = psutil.Process(pid)
                 cmd = " ".join(proc.cmdline())
-                if "uvicorn" in cmd or "tansu" in cmd:
+                if "uvicorn" in cmd or "tansu" in cmd or "smtp_sink" in cmd:
                     proc.terminate()
                     proc.wait(10)
             except (psutil.Error, psutil.TimeoutExpired):

@@ -1,93 +1,398 @@
-"""Notifications' subscribers: acknowledge a complaint once its response date is known; thank
-someone for a compliment or comment straight away."""
+"""Notifications' subscribers: they learn about each case from casework's and deadlines'
+events and queue the letters and alerts those events call for. Sending is the delivery
+worker's job (`delivery.py`), so a slow mail server never holds up the consumer."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from contracts import CaseOpened, DeadlineKind, DeadlineSet, FeedbackKind, NotificationSent
-from redress import eventstore
+from contracts import (
+    CaseOpened,
+    DeadlineApproaching,
+    DeadlineChanged,
+    DeadlineKind,
+    DeadlineMissed,
+    DeadlineSet,
+    FeedbackKind,
+    OrganisationConfigured,
+    Procedure,
+)
+from contracts import case_events as ev
 from redress.consumer import EventContext
-from services.notifications import letters, store
+from services.notifications import store
+from services.notifications.compose import Route, long_date, queue, resident_route
+from services.notifications.letters import signposting
+from services.notifications.settings import NotificationSettings
 
-NOTIFICATION_NAMESPACE = uuid.UUID("9e2d4c6b-8a1f-4e3d-b5c7-1a2b3c4d5e6f")
-_ACKNOWLEDGED_KINDS = {FeedbackKind.COMPLAINT, FeedbackKind.MEMBER_ENQUIRY}
-
-
-def notification_id(case_id: uuid.UUID, template: str, recipient: str) -> uuid.UUID:
-    return uuid.uuid5(NOTIFICATION_NAMESPACE, f"{case_id}:{template}:{recipient}")
-
-
-async def on_case_opened(ctx: EventContext) -> None:
-    opened = ctx.payload
-    assert isinstance(opened, CaseOpened)
-    await store.remember_case(ctx.conn, opened)
-    await _send_what_is_ready(ctx, opened.case_id)
+_TIMED = {FeedbackKind.COMPLAINT.value, FeedbackKind.MEMBER_ENQUIRY.value}
+_OUTCOME_WORDS = {"upheld": "upheld", "partly_upheld": "partly upheld", "not_upheld": "not upheld"}
+_STEP_WORDS = {
+    "acknowledgement": "acknowledgement",
+    "response": "response",
+    "panel": "review panel",
+}
 
 
-async def on_deadline_set(ctx: EventContext) -> None:
-    deadline = ctx.payload
-    assert isinstance(deadline, DeadlineSet)
-    if deadline.kind is not DeadlineKind.RESPONSE or deadline.stage != 1:
-        return
-    await store.remember_response_due(ctx.conn, deadline.case_id, deadline.due_on)
-    await _send_what_is_ready(ctx, deadline.case_id)
+def _case_id(ctx: EventContext) -> uuid.UUID:
+    case_id = getattr(ctx.payload, "case_id", None)
+    assert isinstance(case_id, uuid.UUID)
+    return case_id
 
 
-async def _send_what_is_ready(ctx: EventContext, case_id: uuid.UUID) -> None:
+def _base(contact: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "organisation": contact.get("organisation_name")
+        or contact.get("organisation_id")
+        or "Complaints team",
+        "reference": contact.get("reference") or "your complaint",
+        "name": contact.get("recipient_name") or "resident",
+        "signature": "Customer Relations Team",
+        "kind": (contact.get("kind") or "complaint").replace("_", " "),
+    }
+
+
+async def _to_resident(
+    ctx: EventContext, contact: dict[str, Any], template: str, cause: str, **context: Any
+) -> None:
+    await queue(
+        ctx.conn,
+        case_id=contact["case_id"],
+        cause=cause,
+        template=template,
+        route=resident_route(contact),
+        context={**_base(contact), **context},
+        audience="resident",
+        now=ctx.now,
+        adjustments=list(contact.get("adjustments") or []),
+    )
+
+
+async def _to_staff(
+    ctx: EventContext,
+    contact: dict[str, Any],
+    template: str,
+    cause: str,
+    recipient: str,
+    **context: Any,
+) -> None:
+    await queue(
+        ctx.conn,
+        case_id=contact["case_id"],
+        cause=cause,
+        template=template,
+        route=Route("email", recipient),
+        context={**_base(contact), **context},
+        audience="staff",
+        now=ctx.now,
+    )
+
+
+def _staff_email(user: str | None) -> str:
+    settings = NotificationSettings()
+    if not user:
+        return settings.managers_email
+    return user if "@" in user else f"{user}@{settings.staff_email_domain}"
+
+
+# -- what notifications learns ----------------------------------------------------------------
+
+
+async def on_case_event(ctx: EventContext) -> None:
+    e = ctx.payload
+    case_id = _case_id(ctx)
+    match e:
+        case CaseOpened():
+            await store.remember_case(ctx.conn, e)
+        case ev.CaseTriaged():
+            await store.update(ctx.conn, case_id, procedure=e.procedure.value, kind=e.kind.value)
+        case ev.CaseAssigned():
+            await store.update(ctx.conn, case_id, officer=e.officer)
+        case ev.CaseAcknowledged():
+            await store.merge(
+                ctx.conn,
+                case_id,
+                "stages",
+                str(e.stage),
+                {
+                    "acknowledged_on": e.acknowledged_on.isoformat(),
+                    "points": [p.model_dump() for p in e.points],
+                    "outcomes_sought": e.outcomes_sought,
+                },
+            )
+        case ev.ExtensionGranted():
+            await store.merge(
+                ctx.conn, case_id, "stages", str(e.stage), {f"extension:{e.extension_id}": e.reason}
+            )
+        case ev.ServiceResponseRequested():
+            await store.merge(
+                ctx.conn,
+                case_id,
+                "parts",
+                e.part_id,
+                {
+                    "service_area": e.service_area,
+                    "contributor": e.contributor,
+                    "request": e.request,
+                    "due_on": e.due_on.isoformat(),
+                },
+            )
+        case ev.RemedyRecorded():
+            await store.append(
+                ctx.conn,
+                case_id,
+                "remedies",
+                {
+                    "type": e.remedy_type.value,
+                    "description": e.description,
+                    "amount": None if e.amount is None else str(e.amount),
+                },
+            )
+        case ev.LearningActionAdded():
+            await store.append(ctx.conn, case_id, "learning", {"description": e.description})
+        case ev.FlagRaised() if e.flag_type is ev.FlagType.UNREASONABLE_BEHAVIOUR:
+            await store.update(
+                ctx.conn,
+                case_id,
+                allowed_channels=(
+                    None if e.allowed_channels is None else [c.value for c in e.allowed_channels]
+                ),
+                contact_via=e.contact_via,
+                restriction_flag=e.flag_id,
+            )
+        case ev.FlagLifted():
+            contact = await store.contact(ctx.conn, case_id)
+            if contact and contact.get("restriction_flag") == e.flag_id:
+                await store.update(
+                    ctx.conn,
+                    case_id,
+                    allowed_channels=None,
+                    contact_via=None,
+                    restriction_flag=None,
+                )
+    await _send_what_is_due(ctx, case_id)
+
+
+async def on_deadline_event(ctx: EventContext) -> None:
+    e = ctx.payload
+    case_id = _case_id(ctx)
+    if isinstance(e, DeadlineSet | DeadlineChanged) and e.kind in (
+        DeadlineKind.ACKNOWLEDGEMENT,
+        DeadlineKind.RESPONSE,
+    ):
+        await store.merge(
+            ctx.conn,
+            case_id,
+            "deadlines",
+            f"{e.kind.value}:{e.stage}",
+            {
+                "due_on": e.due_on.isoformat(),
+                "provisional": e.provisional,
+            },
+        )
+    await _send_what_is_due(ctx, case_id)
+
+
+async def on_organisation_configured(ctx: EventContext) -> None:
+    org = ctx.payload
+    assert isinstance(org, OrganisationConfigured)
+    await store.save_organisation(ctx.conn, org.organisation_id, org.name)
+
+
+# -- what it sends ---------------------------------------------------------------------------
+
+
+async def _send_what_is_due(ctx: EventContext, case_id: uuid.UUID) -> None:
     contact = await store.contact(ctx.conn, case_id)
-    if contact is None or contact["reference"] is None:
-        return  # the case event has not arrived yet; the other handler will send
-    kind = FeedbackKind(contact["kind"])
-    if kind in _ACKNOWLEDGED_KINDS:
-        if contact["response_due_on"] is None:
-            return  # wait for the response date, so the letter can give it
-        template = "acknowledgement"
-        subject, body = letters.acknowledgement(
-            contact["recipient_name"], contact["reference"], contact["response_due_on"]
+    if contact is None or contact.get("reference") is None:
+        return  # the case itself has not arrived yet; whichever event completes it sends
+    e = ctx.payload
+    kind = contact.get("kind")
+    deadlines = contact.get("deadlines") or {}
+    stages = contact.get("stages") or {}
+    procedure = Procedure(contact.get("procedure") or Procedure.HOUSING_OMBUDSMAN.value)
+
+    if kind in _TIMED and "response:1" in deadlines:
+        # a receipt as soon as the dates are known, once per case
+        await _to_resident(
+            ctx,
+            contact,
+            "receipt",
+            "receipt",
+            received_on=long_date(contact["received_at"].date()),
+            acknowledge_by=long_date(deadlines.get("acknowledgement:1", {}).get("due_on")),
+            response_due_on=long_date(deadlines["response:1"]["due_on"]),
+        )
+    elif kind not in _TIMED and isinstance(e, CaseOpened):
+        await _to_resident(ctx, contact, "thanks", "thanks")
+
+    for stage, record in stages.items():
+        due = deadlines.get(f"response:{stage}")
+        if "acknowledged_on" in record and due and not due.get("provisional"):
+            await _to_resident(
+                ctx,
+                contact,
+                "acknowledgement",
+                f"acknowledged:{stage}",
+                stage=int(stage),
+                received_on=long_date(contact["received_at"].date()),
+                points=record["points"],
+                outcomes_sought=record["outcomes_sought"],
+                response_due_on=long_date(due["due_on"]),
+            )
+
+    match e:
+        case DeadlineChanged() if (
+            e.reason.startswith("extension ") and e.kind is DeadlineKind.RESPONSE
+        ):
+            extension_id = e.reason.removeprefix("extension ")
+            reason = stages.get(str(e.stage), {}).get(f"extension:{extension_id}", e.reason)
+            await _to_resident(
+                ctx,
+                contact,
+                "delay_notice",
+                f"extension:{e.stage}:{extension_id}",
+                reason=reason,
+                new_due_on=long_date(e.due_on),
+                signposting=signposting(procedure, e.stage, False),
+            )
+        case ev.ResponseIssued():
+            points = {
+                p["point_id"]: p["text"] for p in stages.get(str(e.stage), {}).get("points", [])
+            }
+            await _to_resident(
+                ctx,
+                contact,
+                "outcome",
+                f"response:{e.stage}",
+                stage=e.stage,
+                overall=_OUTCOME_WORDS[e.overall.value],
+                outcomes=[
+                    {
+                        "point": points.get(o.point_id, f"Point {o.point_id}"),
+                        "outcome": _OUTCOME_WORDS[o.outcome.value],
+                        "reasons": o.reasons,
+                    }
+                    for o in e.point_outcomes
+                ],
+                remedies=[_remedy(r) for r in contact.get("remedies") or []],
+                learning=[item["description"] for item in contact.get("learning") or []],
+                signposting=signposting(procedure, e.stage, e.final),
+            )
+        case ev.CaseNotAccepted():
+            await _to_resident(
+                ctx,
+                contact,
+                "not_accepted",
+                "not_accepted",
+                reason=e.reason.value.replace("_", " "),
+                explanation=e.explanation,
+                signposting_given=e.signposting,
+                signposting=signposting(procedure, 1, True),
+            )
+        case DeadlineApproaching():
+            await _approaching(ctx, contact, e)
+        case DeadlineMissed():
+            step = _STEP_WORDS.get(e.kind.value, e.kind.value.replace("_", " "))
+            if e.kind is DeadlineKind.OMBUDSMAN_INFORMATION:
+                await _to_staff(
+                    ctx,
+                    contact,
+                    "ombudsman_alert",
+                    f"missed:{e.deadline_id}",
+                    _staff_email(None),
+                    due_on=long_date(e.due_on),
+                    days_left=None,
+                    missed=True,
+                )
+            elif e.kind is not DeadlineKind.SERVICE_PART:
+                await _to_staff(
+                    ctx,
+                    contact,
+                    "breach_alert",
+                    f"missed:{e.deadline_id}",
+                    _staff_email(None),
+                    step=step,
+                    stage=e.stage,
+                    due_on=long_date(e.due_on),
+                    procedure=procedure.value,
+                    officer=contact.get("officer"),
+                )
+
+
+async def _approaching(ctx: EventContext, contact: dict[str, Any], e: DeadlineApproaching) -> None:
+    cause = f"approaching:{e.deadline_id}:{e.due_on}"
+    if e.kind is DeadlineKind.SERVICE_PART:
+        part = next(
+            (
+                p | {"part_id": k}
+                for k, p in (contact.get("parts") or {}).items()
+                if p.get("due_on") == e.due_on.isoformat()
+            ),
+            None,
+        )
+        if part is None:
+            return
+        who = part.get("contributor") or part["service_area"]
+        await _to_staff(
+            ctx,
+            contact,
+            "responder_reminder",
+            cause,
+            _staff_email(who),
+            part_id=part["part_id"],
+            due_on=long_date(e.due_on),
+            days_left=e.working_days_left,
+            request=part["request"],
+        )
+    elif e.kind is DeadlineKind.OMBUDSMAN_INFORMATION:
+        await _to_staff(
+            ctx,
+            contact,
+            "ombudsman_alert",
+            cause,
+            _staff_email(contact.get("officer")),
+            due_on=long_date(e.due_on),
+            days_left=e.working_days_left,
+            missed=False,
         )
     else:
-        template = "thanks"
-        subject, body = letters.thanks(contact["recipient_name"], contact["reference"])
-    channel, recipient = _route(contact)
-    nid = notification_id(case_id, template, recipient)
-    created = await store.record_delivery(
-        ctx.conn,
-        notification_id=nid,
-        case_id=case_id,
-        template=template,
-        channel=channel,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        created_at=ctx.now,
-    )
-    if not created:
-        return
-    sent = NotificationSent(
-        notification_id=nid,
-        case_id=case_id,
-        template=template,
-        channel=channel,
-        recipient=recipient,
-        sent_at=ctx.now,
-    )
-    stream = f"notifications-{case_id}"
-    version = await eventstore.stream_version(ctx.conn, stream)
-    await ctx.append(
-        [ctx.caused_event(sent, stream_id=stream, stream_version=version + 1, event_id=nid)],
-        expected_version=version,
-    )
-    ctx.log.info("notification recorded", template=template, channel=channel)
+        await _to_staff(
+            ctx,
+            contact,
+            "deadline_warning",
+            cause,
+            _staff_email(contact.get("officer")),
+            step=_STEP_WORDS.get(e.kind.value, e.kind.value),
+            stage=e.stage,
+            due_on=long_date(e.due_on),
+            days_left=e.working_days_left,
+        )
 
 
-def _route(contact: dict[str, str | None]) -> tuple[str, str]:
-    """The resident's preferred way, falling back to whatever we can reach them by."""
-    email, address = contact["email"], contact["address"]
-    if contact["preferred_contact"] == "letter" and address:
-        return "letter", address
-    if email:
-        return "email", email
-    if address:
-        return "letter", address
-    return "phone", contact["recipient_name"] or "unknown"
+def _remedy(r: dict[str, Any]) -> str:
+    if r.get("amount"):
+        return f"We will pay you £{r['amount']}: {r['description']}"
+    return str(r["description"])
+
+
+CASE_EVENTS = [
+    "CaseOpened",
+    *(
+        c.event_type
+        for c in (
+            ev.CaseTriaged,
+            ev.CaseAssigned,
+            ev.CaseAcknowledged,
+            ev.ExtensionGranted,
+            ev.ServiceResponseRequested,
+            ev.RemedyRecorded,
+            ev.LearningActionAdded,
+            ev.FlagRaised,
+            ev.FlagLifted,
+            ev.ResponseIssued,
+            ev.CaseNotAccepted,
+        )
+    ),
+]
+DEADLINE_EVENTS = ["DeadlineSet", "DeadlineChanged", "DeadlineApproaching", "DeadlineMissed"]

@@ -1,31 +1,171 @@
-"""The words of each letter. Plain text for now; the notifications issue brings templates per
-procedure and organisation, HTML email and PDF."""
+"""Letters and messages: Jinja2 templates (autoescaped, and strict, so a missing value is an
+error rather than a blank in a letter), rendered to HTML email, plain text and PDF.
+
+Each resident-facing letter has a standard and an easy-read version; large print changes the
+type size of the HTML and the PDF. What a letter must say about the next step comes from the
+procedure (HOS Code 6.17-6.19, LGSCO Code, SPSO MCHP, SI 2009/309, SI 2006/1738).
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from fpdf import FPDF
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from contracts import Procedure
+
+TEMPLATES = Path(__file__).parent / "templates"
+RESIDENT_TEMPLATES: Final = (
+    "receipt",
+    "acknowledgement",
+    "delay_notice",
+    "outcome",
+    "not_accepted",
+    "thanks",
+)
+STAFF_TEMPLATES: Final = (
+    "responder_reminder",
+    "deadline_warning",
+    "breach_alert",
+    "ombudsman_alert",
+    "delivery_failed",
+)
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+OMBUDSMAN: Final = {
+    Procedure.HOUSING_OMBUDSMAN: (
+        "the Housing Ombudsman Service, PO Box 1484, Unit D, Preston, PR2 0ET, "
+        "telephone 0300 111 3000, www.housing-ombudsman.org.uk"
+    ),
+    Procedure.LGSCO: (
+        "the Local Government and Social Care Ombudsman, telephone 0300 061 0614, www.lgo.org.uk"
+    ),
+    Procedure.SPSO: (
+        "the Scottish Public Services Ombudsman, Bridgeside House, 99 McDonald Road, "
+        "Edinburgh, EH7 4NS, freephone 0800 377 7330, www.spso.org.uk"
+    ),
+    Procedure.ADULT_SOCIAL_CARE: (
+        "the Local Government and Social Care Ombudsman, telephone 0300 061 0614, www.lgo.org.uk"
+    ),
+    Procedure.CHILDRENS_SOCIAL_CARE: (
+        "the Local Government and Social Care Ombudsman, telephone 0300 061 0614, www.lgo.org.uk"
+    ),
+}
 
 
-def acknowledgement(name: str, reference: str, response_due_on: date | None) -> tuple[str, str]:
-    subject = f"We have received your complaint ({reference})"
-    lines = [
-        f"Dear {name},",
-        "",
-        f"Thank you for contacting us. We have logged your complaint as {reference}.",
-    ]
-    if response_due_on is not None:
-        lines.append(
-            f"We will send you our response by {response_due_on:%A %d %B %Y} at the latest, "
-            "or tell you before then why we need longer and when you will hear from us."
+def signposting(procedure: Procedure, stage: int, final: bool) -> dict[str, str]:
+    """What the letter must say about the next step, by procedure and stage."""
+    ombudsman = OMBUDSMAN[procedure]
+    if final:
+        if procedure is Procedure.SPSO:
+            next_step = (
+                f"This is our final response. You can ask {ombudsman} to look at your "
+                "complaint. You must normally do so within 12 months of when you first knew "
+                "of the matter."
+            )
+        else:
+            next_step = (
+                f"This is our final response. If you remain unhappy you can ask {ombudsman} "
+                "to consider your complaint; they usually expect you to contact them within "
+                "12 months."
+            )
+    elif procedure is Procedure.CHILDRENS_SOCIAL_CARE:
+        what = (
+            "an independent investigation (stage 2)" if stage == 1 else "a review panel (stage 3)"
         )
-    lines += ["", f"Please quote {reference} if you contact us about it.", ""]
-    return subject, "\n".join(lines)
+        next_step = (
+            f"If you are not satisfied, you can ask for {what} within 20 working days of "
+            "this letter. Tell us which parts you are still unhappy with."
+        )
+    else:
+        next_step = (
+            f"If you are not satisfied, you can ask us to take your complaint to stage "
+            f"{stage + 1}. You do not need to give reasons, but it helps to tell us which "
+            f"parts you are still unhappy with. You can also contact {ombudsman} at any time "
+            "for advice."
+        )
+    return {
+        "next_step": next_step,
+        "delay": f"If you are unhappy with this delay you can contact {ombudsman}.",
+        "refusal": f"If you disagree with this decision you can ask {ombudsman} to look at it.",
+    }
 
 
-def thanks(name: str, reference: str) -> tuple[str, str]:
-    subject = f"Thank you for your feedback ({reference})"
-    body = (
-        f"Dear {name},\n\nThank you for taking the time to tell us. We have logged your "
-        f"feedback as {reference} and passed it to the service concerned.\n"
+SUBJECTS: Final = {
+    "receipt": "We have received your message ({reference})",
+    "acknowledgement": "We have received your complaint ({reference})",
+    "delay_notice": "We need more time to answer your complaint ({reference})",
+    "outcome": "Our response to your complaint ({reference})",
+    "not_accepted": "About your complaint ({reference})",
+    "thanks": "Thank you for your feedback ({reference})",
+    "responder_reminder": "Response due from your service: {reference}",
+    "deadline_warning": "Deadline approaching: {reference}",
+    "breach_alert": "Missed deadline: {reference}",
+    "ombudsman_alert": "Ombudsman information due: {reference}",
+    "delivery_failed": "A letter could not be sent: {reference}",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    template: str
+    subject: str
+    html: str
+    text: str
+    large_print: bool
+
+
+def render(
+    template: str, context: dict[str, Any], *, easy_read: bool = False, large_print: bool = False
+) -> Rendered:
+    """Raises jinja2 errors for a template that cannot be filled: the caller records that as a
+    failed notification rather than sending a letter with holes in it."""
+    name = (
+        f"{template}.easy.html"
+        if easy_read and template in RESIDENT_TEMPLATES
+        else (f"{template}.html")
     )
-    return subject, body
+    subject = SUBJECTS[template].format(**context)
+    body = _env.get_template(name).render(**context, subject=subject, large_print=large_print)
+    return Rendered(template, subject, body, html_to_text(body), large_print)
+
+
+_BLOCK = re.compile(r"</?(p|h1|h2|li|tr|br|ol|ul|table)[^>]*>", re.I)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text for the text part of an email and for PDFs."""
+    _, found, rest = markup.partition("<body")
+    body = rest.split(">", 1)[1] if found else markup
+    body = re.sub(r"<li[^>]*>", "\n- ", body, flags=re.I)
+    body = re.sub(r"</t[dh]>", " | ", body, flags=re.I)
+    body = _BLOCK.sub("\n", body)
+    body = _TAGS.sub("", body)
+    body = html.unescape(body)
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in body.splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def to_pdf(rendered: Rendered) -> bytes:
+    """A printable letter for post and for the case file."""
+    pdf = FPDF(format="A4")
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=16 if rendered.large_print else 11)
+    text = rendered.text.encode("latin-1", "replace").decode("latin-1")
+    pdf.multi_cell(0, 9 if rendered.large_print else 6, text)
+    return bytes(pdf.output())

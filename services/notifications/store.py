@@ -1,9 +1,8 @@
-"""Notifications' SQL, in one place."""
+"""Notifications' SQL, in one place: what it knows of each case, and the notification log."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -16,10 +15,11 @@ async def remember_case(conn: Connection, opened: CaseOpened) -> None:
     c = opened.complainant
     await conn.execute(
         """INSERT INTO case_contacts (case_id, reference, kind, recipient_name, email, address,
-               preferred_contact)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+               preferred_contact, phone, organisation_id, procedure, received_at, adjustments)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (case_id) DO UPDATE SET reference = $2, kind = $3, recipient_name = $4,
-               email = $5, address = $6, preferred_contact = $7""",
+               email = $5, address = $6, preferred_contact = $7, phone = $8,
+               organisation_id = $9, procedure = $10, received_at = $11, adjustments = $12""",
         opened.case_id,
         opened.reference,
         opened.kind.value,
@@ -27,62 +27,99 @@ async def remember_case(conn: Connection, opened: CaseOpened) -> None:
         c.email,
         ", ".join(p for p in (c.address, c.postcode) if p) or None,
         c.preferred_contact.value,
+        c.phone,
+        opened.organisation_id,
+        opened.procedure.value,
+        opened.received_at,
+        [a.value for a in c.adjustments],
     )
 
 
-async def remember_response_due(conn: Connection, case_id: uuid.UUID, due: date) -> None:
+async def update(conn: Connection, case_id: uuid.UUID, **columns: Any) -> None:
+    """Set plain columns of a case's contact row (creating it if an event came first)."""
+    names = list(columns)
+    sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
     await conn.execute(
-        """INSERT INTO case_contacts (case_id, response_due_on) VALUES ($1, $2)
-           ON CONFLICT (case_id) DO UPDATE SET response_due_on = $2""",
+        f"""INSERT INTO case_contacts (case_id, {", ".join(names)})
+            VALUES ($1, {", ".join(f"${i}" for i in range(2, len(names) + 2))})
+            ON CONFLICT (case_id) DO UPDATE SET {sets}""",
         case_id,
-        due,
+        *columns.values(),
+    )
+
+
+async def merge(conn: Connection, case_id: uuid.UUID, column: str, key: str, value: Any) -> None:
+    """Set ``column[key] = value`` in one of the jsonb maps (stages, parts, deadlines)."""
+    assert column in ("stages", "parts", "deadlines")
+    await conn.execute(
+        f"""INSERT INTO case_contacts (case_id, {column})
+            VALUES ($1, jsonb_build_object($2::text, $3::jsonb))
+            ON CONFLICT (case_id) DO UPDATE SET {column} =
+                case_contacts.{column} || jsonb_build_object($2::text,
+                    coalesce(case_contacts.{column} -> $2, '{{}}'::jsonb) || $3::jsonb)""",
+        case_id,
+        key,
+        value,
+    )
+
+
+async def append(conn: Connection, case_id: uuid.UUID, column: str, item: Any) -> None:
+    assert column in ("remedies", "learning")
+    await conn.execute(
+        f"""INSERT INTO case_contacts (case_id, {column}) VALUES ($1, jsonb_build_array($2::jsonb))
+            ON CONFLICT (case_id) DO UPDATE SET {column} = case_contacts.{column} || $2::jsonb""",
+        case_id,
+        item,
     )
 
 
 async def contact(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM case_contacts WHERE case_id = $1", case_id)
+    """The case's row, locked: two handlers for one case (replicas on different topics) see
+    each other's writes instead of both deciding to send."""
+    row = await conn.fetchrow(
+        """SELECT c.*, o.name AS organisation_name FROM case_contacts c
+           LEFT JOIN organisations o USING (organisation_id)
+           WHERE c.case_id = $1 FOR UPDATE OF c""",
+        case_id,
+    )
     return dict(row) if row else None
 
 
-async def record_delivery(
-    conn: Connection,
-    *,
-    notification_id: uuid.UUID,
-    case_id: uuid.UUID,
-    template: str,
-    channel: str,
-    recipient: str,
-    subject: str,
-    body: str,
-    created_at: datetime,
-) -> bool:
-    """True if this notification is new; False if it was already made."""
-    made = await conn.fetchval(
-        """INSERT INTO deliveries (notification_id, case_id, template, channel, recipient,
-               subject, body, status, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'recorded', $8)
-           ON CONFLICT (notification_id) DO NOTHING RETURNING true""",
-        notification_id,
-        case_id,
-        template,
-        channel,
-        recipient,
-        subject,
-        body,
-        created_at,
+async def save_organisation(conn: Connection, organisation_id: str, name: str) -> None:
+    await conn.execute(
+        """INSERT INTO organisations (organisation_id, name) VALUES ($1, $2)
+           ON CONFLICT (organisation_id) DO UPDATE SET name = $2""",
+        organisation_id,
+        name,
     )
-    return bool(made)
 
 
-async def deliveries(
+_LIST = """notification_id, case_id, template, channel, recipient, audience, subject, status,
+    note, attempts, last_error, created_at, sent_at, next_attempt_at"""
+
+
+async def notifications(
     pool: asyncpg.Pool, case_id: uuid.UUID | None, limit: int
 ) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        """SELECT notification_id, case_id, template, channel, recipient, subject, body, status,
-                  created_at
-           FROM deliveries WHERE ($1::uuid IS NULL OR case_id = $1)
-           ORDER BY created_at DESC LIMIT $2""",
+        f"""SELECT {_LIST} FROM notifications WHERE ($1::uuid IS NULL OR case_id = $1)
+            ORDER BY created_at, notification_id LIMIT $2""",
         case_id,
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def notification(pool: asyncpg.Pool, nid: uuid.UUID) -> dict[str, Any] | None:
+    row = await pool.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", nid)
+    if row is None:
+        return None
+    attempts = await pool.fetch(
+        "SELECT attempt, attempted_at, outcome, error FROM delivery_attempts "
+        "WHERE notification_id = $1 ORDER BY attempt",
+        nid,
+    )
+    out = {k: v for k, v in dict(row).items() if k != "pdf"}
+    out["has_pdf"] = row["pdf"] is not None
+    out["attempt_log"] = [dict(a) for a in attempts]
+    return out

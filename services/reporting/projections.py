@@ -59,7 +59,8 @@ async def on_deadline_set(ctx: EventContext) -> None:
 async def on_notification_sent(ctx: EventContext) -> None:
     p = ctx.payload
     assert isinstance(p, NotificationSent)
-    acknowledged = p.sent_at if p.template == "acknowledgement" else None
+    # the receipt (or the formal acknowledgement, whichever is first) acknowledges the resident
+    acknowledged = p.sent_at if p.template in ("receipt", "acknowledgement") else None
     await ctx.conn.execute(
         """INSERT INTO case_facts (case_id, acknowledgement_sent_at, notifications_sent)
            VALUES ($1, $2, 1)

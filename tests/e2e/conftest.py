@@ -42,7 +42,11 @@ def system(stack: Stack) -> Iterator[System]:
         os.environ[f"REDRESS_{name.upper()}_PORT"] = str(port)
     data_dir = stack.data_dir / "system"
     settings = RuntimeSettings(
-        database_url=stack.dsn, kafka_bootstrap_servers=stack.bootstrap, data_dir=data_dir
+        database_url=stack.dsn,
+        kafka_bootstrap_servers=stack.bootstrap,
+        data_dir=data_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=stack.smtp_port,
     )
     supervisor = Supervisor(settings, say=lambda _: None)
     try:

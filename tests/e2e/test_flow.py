@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from contracts import Role
+from redress.embedded.smtp_sink import read_mailbox
 from tests.e2e.conftest import System
 from tests.support import eventually
 
@@ -77,14 +78,22 @@ async def test_a_web_complaint_flows_through_all_five_services(system: System) -
 
         async def delivered() -> list[dict[str, Any]] | None:
             r = await client.get(
-                system.url("notifications", "/v1/deliveries"), params={"case_id": case["case_id"]}
+                system.url("notifications", "/v1/notifications"),
+                params={"case_id": case["case_id"]},
             )
-            return r.json()["deliveries"] or None
+            rows = r.json()["notifications"]
+            return rows if rows and rows[0]["status"] == "sent" else None
 
-        (letter,) = await eventually(delivered, what="acknowledgement recorded")
-        assert letter["template"] == "acknowledgement"
+        (letter,) = await eventually(delivered, what="the receipt is sent")
+        assert letter["template"] == "receipt" and letter["channel"] == "email"
         assert letter["recipient"] == "ada@example.org"
         assert case["reference"] in letter["subject"]
+        mail = [
+            m
+            for m in read_mailbox(system.stack.mail_dir)
+            if m["Message-ID"] == f"<{letter['notification_id']}@redress>"
+        ]
+        assert len(mail) == 1 and mail[0]["To"] == "ada@example.org"
 
         async def counted() -> dict[str, Any] | None:
             r = await client.get(system.url("reporting", f"/v1/reports/cases/{case['case_id']}"))

@@ -34,12 +34,13 @@ class Up:
         self.env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+            if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDRESS_SMTP_HOST")
         }
         self.env.update(
             REDRESS_DATA_DIR=str(data_dir),
             REDRESS_PG_PORT=str(free_port()),
             REDRESS_KAFKA_PORT=str(free_port()),
+            REDRESS_SMTP_PORT=str(free_port()),
             **{f"REDRESS_{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
         )
         self.process: subprocess.Popen[bytes] | None = None
@@ -90,8 +91,10 @@ def modes(paths: list[Path]) -> dict[Path, int]:
 
 
 async def deliveries(client: httpx.AsyncClient, system: System, case_id: str) -> list[Any]:
-    r = await client.get(system.url("notifications", "/v1/deliveries"), params={"case_id": case_id})
-    return r.json()["deliveries"]  # type: ignore[no-any-return]
+    r = await client.get(
+        system.url("notifications", "/v1/notifications"), params={"case_id": case_id}
+    )
+    return r.json()["notifications"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.timeout(600)

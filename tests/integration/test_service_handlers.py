@@ -5,7 +5,8 @@ outbox; every event is delivered twice, and the second delivery must change noth
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,9 @@ import pytest
 from contracts import FeedbackSubmitted, decode_envelope, encode_envelope, new_envelope
 from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.service import Service
+from services.notifications.channels import PrintChannel
+from services.notifications.delivery import deliver_due
+from services.notifications.settings import NotificationSettings
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
 
@@ -113,7 +117,7 @@ def submission() -> bytes:
 
 
 async def test_a_complaint_flows_through_every_handler_and_redelivery_changes_nothing(
-    harnesses: dict[str, Harness],
+    harnesses: dict[str, Harness], tmp_path: Path
 ) -> None:
     casework, deadlines = harnesses["casework"], harnesses["deadlines"]
     notifications, reporting = harnesses["notifications"], harnesses["reporting"]
@@ -152,12 +156,22 @@ async def test_a_complaint_flows_through_every_handler_and_redelivery_changes_no
         ("response", "2026-01-14"),
     ]
 
-    ((t, sent),) = await notifications.outbox()
-    letter = await notifications.pool.fetchrow("SELECT * FROM deliveries")
+    letter = await notifications.pool.fetchrow("SELECT * FROM notifications")
+    assert letter["template"] == "receipt" and letter["status"] == "queued"
     assert letter["channel"] == "letter"  # the resident asked for post
     assert letter["recipient"] == "Flat 2, 10 Mill Lane, M1 1AE"
-    assert "Wednesday 14 January 2026" in letter["body"]
-    assert decode_envelope(sent).event_id == letter["notification_id"]
+    assert "Wednesday 14 January 2026" in letter["text_body"]
+    assert bytes(letter["pdf"]).startswith(b"%PDF")
+    # the delivery worker posts it (to the print queue) and records that it went, once
+    print_queue = tmp_path / "print"
+    channels = {"letter": PrintChannel(print_queue)}
+    settings = NotificationSettings()
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    assert await deliver_due(notifications.pool, "notifications", channels, settings, now) == 1
+    assert await deliver_due(notifications.pool, "notifications", channels, settings, now) == 0
+    assert [p.name for p in print_queue.iterdir()] == [f"{letter['notification_id']}.pdf"]
+    ((t, sent),) = await notifications.outbox()
+    assert decode_envelope(sent).payload["notification_id"] == str(letter["notification_id"])
 
     assert await reporting.deliver_twice(sent, t) == "applied"
     facts = await reporting.pool.fetchrow("SELECT * FROM case_facts")
@@ -187,5 +201,5 @@ async def test_a_compliment_is_thanked_without_deadlines(harnesses: dict[str, Ha
     await deadlines.deliver_twice(opened, topic)
     assert await deadlines.outbox() == []
     await notifications.deliver_twice(opened, topic)
-    letter = await notifications.pool.fetchrow("SELECT template FROM deliveries")
+    letter = await notifications.pool.fetchrow("SELECT template FROM notifications")
     assert letter["template"] == "thanks"

@@ -1,4 +1,3 @@
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -6,8 +5,6 @@ import pytest
 from redress.db import RUNTIME_MIGRATIONS, check_schema_name, read_migrations
 from redress.kafka import topics_for
 from redress.settings import RuntimeSettings, embedded_dsn, service_port
-from services.notifications import letters
-from services.notifications.handlers import _route, notification_id
 
 
 def test_unset_connection_variables_mean_the_embedded_defaults(
@@ -70,34 +67,3 @@ def test_dead_letter_topics_follow_subscriptions() -> None:
     names = topics_for({"casework": ["redress.intake.v1"]})
     assert "redress.intake.v1.dlq.casework" in names
     assert "redress.case.v1" in names
-
-
-def test_acknowledgement_gives_reference_and_date() -> None:
-    subject, body = letters.acknowledgement("Ada", "CMP-2026-000001", date(2026, 12, 16))
-    assert "CMP-2026-000001" in subject
-    assert "Wednesday 16 December 2026" in body
-    assert body.startswith("Dear Ada,")
-
-
-def test_notification_ids_are_deterministic() -> None:
-    import uuid
-
-    case = uuid.uuid4()
-    assert notification_id(case, "acknowledgement", "a@b") == notification_id(
-        case, "acknowledgement", "a@b"
-    )
-    assert notification_id(case, "acknowledgement", "a@b") != notification_id(case, "thanks", "a@b")
-
-
-@pytest.mark.parametrize(
-    ("contact", "expected"),
-    [
-        ({"email": "a@b.org", "address": "1 High St", "preferred_contact": "email"}, "email"),
-        ({"email": "a@b.org", "address": "1 High St", "preferred_contact": "letter"}, "letter"),
-        ({"email": None, "address": "1 High St", "preferred_contact": "email"}, "letter"),
-        ({"email": "a@b.org", "address": None, "preferred_contact": "letter"}, "email"),
-        ({"email": None, "address": None, "preferred_contact": "phone"}, "phone"),
-    ],
-)
-def test_notifications_follow_the_preferred_route(contact: dict, expected: str) -> None:
-    assert _route({"recipient_name": "R", **contact})[0] == expected

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from contracts import FeedbackKind, FeedbackSubmitted, Procedure, Role
 from contracts import case_events as ev
+from contracts.events import ContactMethod
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ class RaiseFlag(Command):
     risk_kind: ev.RiskKind | None = None
     contact_restriction: str | None = None
     review_on: date | None = None
+    allowed_channels: tuple[ContactMethod, ...] | None = None
+    contact_via: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

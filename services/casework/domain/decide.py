@@ -671,6 +671,11 @@ def _raise_flag(state: Case, cmd: c.RaiseFlag) -> Decision:
         _require(bool(cmd.referred_to), "a safeguarding concern records where it was referred")
     if t is ev.FlagType.RISK:
         _require(cmd.risk_kind is not None, "a risk flag says what kind of risk")
+    if cmd.allowed_channels is not None or cmd.contact_via:
+        _require(
+            t is ev.FlagType.UNREASONABLE_BEHAVIOUR,
+            "contact restrictions are applied under the unreasonable-behaviour policy",
+        )
     if t is ev.FlagType.UNREASONABLE_BEHAVIOUR:
         _require(
             bool(cmd.contact_restriction) and cmd.review_on is not None,
@@ -690,6 +695,8 @@ def _raise_flag(state: Case, cmd: c.RaiseFlag) -> Decision:
             risk_kind=cmd.risk_kind,
             contact_restriction=cmd.contact_restriction,
             review_on=cmd.review_on,
+            allowed_channels=(None if cmd.allowed_channels is None else list(cmd.allowed_channels)),
+            contact_via=cmd.contact_via,
         )
     ]
 

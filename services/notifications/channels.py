@@ -1,0 +1,105 @@
+"""How a notification leaves: email over SMTP, SMS through a pluggable provider, or print
+(a PDF in the posting queue). Each raises `DeliveryError` with a reason a person can act on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+
+class DeliveryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    notification_id: str
+    recipient: str
+    subject: str
+    html: str
+    text: str
+    pdf: bytes | None
+
+
+class Channel(Protocol):
+    async def send(self, message: Outgoing) -> None: ...
+
+
+@dataclass
+class EmailChannel:
+    host: str
+    port: int
+    sender: str
+    timeout: float = 15.0
+
+    async def send(self, message: Outgoing) -> None:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        # the notification id, so any mail system can tell a resend from a new letter
+        mail["Message-ID"] = f"<{message.notification_id}@redress>"
+        mail.set_content(message.text)
+        mail.add_alternative(message.html, subtype="html")
+        if message.pdf:
+            mail.add_attachment(
+                message.pdf, maintype="application", subtype="pdf", filename="letter.pdf"
+            )
+        try:
+            await aiosmtplib.send(mail, hostname=self.host, port=self.port, timeout=self.timeout)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+
+
+class SmsProvider(Protocol):
+    async def send_sms(self, to: str, text: str, reference: str) -> None: ...
+
+
+@dataclass
+class FileSmsProvider:
+    """The loopback provider: each text message is a line in a file a test (or a person) can
+    read. A real gateway implements the same one method."""
+
+    path: Path
+
+    async def send_sms(self, to: str, text: str, reference: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(
+            {"to": to, "text": text, "reference": reference, "at": datetime.now().isoformat()}
+        )
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+@dataclass
+class SmsChannel:
+    provider: SmsProvider
+
+    async def send(self, message: Outgoing) -> None:
+        digits = "".join(c for c in message.recipient if c.isdigit() or c == "+")
+        if len(digits) < 10:
+            raise DeliveryError(f"{message.recipient!r} is not a phone number")
+        text = f"{message.subject}. We have written to you with the details."
+        await self.provider.send_sms(digits, text, message.notification_id)
+
+
+@dataclass
+class PrintChannel:
+    """Letters for post: the PDF goes to the posting queue (a folder a print room collects)."""
+
+    queue: Path
+
+    async def send(self, message: Outgoing) -> None:
+        if not message.pdf:
+            raise DeliveryError("no PDF to print")
+        self.queue.mkdir(parents=True, exist_ok=True)
+        target = self.queue / f"{message.notification_id}.pdf"
+        tmp = self.queue / f".{message.notification_id}.pdf"
+        tmp.write_bytes(message.pdf)
+        tmp.rename(target)

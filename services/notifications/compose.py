@@ -1,0 +1,128 @@
+"""Deciding who gets what, how: the resident's preferred channel, reasonable adjustments, and
+contact restrictions under the unreasonable-behaviour policy; then queueing the notification
+exactly once, rendered and ready for the delivery worker."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from redress.clock import london_today
+from redress.db import Connection
+from services.notifications import letters
+
+NOTIFICATION_NAMESPACE: Final = uuid.UUID("9e2d4c6b-8a1f-4e3d-b5c7-1a2b3c4d5e6f")
+
+
+def notification_id(case_id: uuid.UUID, cause: str, template: str, recipient: str) -> uuid.UUID:
+    """Deterministic: the same case, cause, template and recipient is the same notification,
+    however often the event that caused it is delivered."""
+    return uuid.uuid5(NOTIFICATION_NAMESPACE, f"{case_id}:{cause}:{template}:{recipient}")
+
+
+def long_date(d: date | str | None) -> str | None:
+    if d is None:
+        return None
+    value = date.fromisoformat(d) if isinstance(d, str) else d
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str  # email, sms, letter, none
+    recipient: str
+    note: str | None = None
+
+
+def resident_route(contact: dict[str, Any]) -> Route:
+    """Where a letter to the resident goes. Restrictions win over preferences."""
+    email, address, phone = contact.get("email"), contact.get("address"), contact.get("phone")
+    via = contact.get("contact_via")
+    allowed = contact.get("allowed_channels")
+    if via:
+        channel = "email" if "@" in via else "letter"
+        return Route(channel, via, "sent to the named contact under the contact restriction")
+    options = {"email": email, "letter": address, "sms": phone}
+    preferred = {"email": "email", "letter": "letter", "phone": "sms"}.get(
+        contact.get("preferred_contact") or "email", "email"
+    )
+    order = [preferred, *(c for c in ("email", "letter", "sms") if c != preferred)]
+    if allowed is not None:
+        permitted = {"phone": "sms"}.get
+        allowed_channels = {permitted(a, a) for a in allowed}
+        order = [c for c in order if c in allowed_channels]
+        if not order:
+            return Route(
+                "none",
+                contact.get("recipient_name") or "resident",
+                "suppressed: no contact allowed under the unreasonable-behaviour policy",
+            )
+    for channel in order:
+        if options.get(channel):
+            note = None if channel == preferred else f"{preferred} not possible; sent by {channel}"
+            if allowed is not None and channel != preferred:
+                note = f"sent by {channel}, the only way allowed under the contact restriction"
+            return Route(channel, str(options[channel]), note)
+    return Route(
+        "none",
+        contact.get("recipient_name") or "resident",
+        "suppressed: no way to reach the resident on file",
+    )
+
+
+async def queue(
+    conn: Connection,
+    *,
+    case_id: uuid.UUID,
+    cause: str,
+    template: str,
+    route: Route,
+    context: dict[str, Any],
+    audience: str,
+    now: datetime,
+    adjustments: list[str] | None = None,
+) -> bool:
+    """Render and queue one notification; False if it already exists. A template that cannot
+    be rendered is queued as failed with the reason, so it is seen, not silently dropped."""
+    nid = notification_id(case_id, cause, template, route.recipient)
+    adjustments = adjustments or []
+    status, error, pdf = "queued", None, None
+    try:
+        rendered = letters.render(
+            template,
+            {"today": long_date(london_today(now)), **context},
+            easy_read="easy_read" in adjustments,
+            large_print="large_print" in adjustments,
+        )
+        subject, html, text = rendered.subject, rendered.html, rendered.text
+        if audience == "resident" and route.channel in ("letter", "email"):
+            pdf = letters.to_pdf(rendered)
+    except Exception as exc:  # a template bug must not stop the consumer
+        status, error = "failed", f"template {template} could not be rendered: {exc!r}"
+        subject, html, text = f"[unrendered {template}]", "", ""
+    if route.channel == "none":
+        status = "suppressed"
+    made = await conn.fetchval(
+        """INSERT INTO notifications (notification_id, case_id, template, channel, recipient,
+               audience, subject, html, text_body, pdf, status, note, next_attempt_at,
+               last_error, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13)
+           ON CONFLICT (notification_id) DO NOTHING RETURNING true""",
+        nid,
+        case_id,
+        template,
+        route.channel,
+        route.recipient,
+        audience,
+        subject,
+        html,
+        text,
+        pdf,
+        status,
+        route.note,
+        now,
+        error,
+    )
+    return bool(made)
