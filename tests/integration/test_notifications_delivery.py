@@ -1,0 +1,319 @@
+"""Notifications end to end below HTTP: every event of a case delivered three times, the
+service restarted half way, and the SMTP sink holds each letter once; a mail server that
+refuses is retried, then reported; restrictions suppress or redirect."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts import (
+    CaseOpened,
+    DeadlineChanged,
+    DeadlineSet,
+    EventPayload,
+    encode_envelope,
+    new_envelope,
+)
+from contracts import case_events as ev
+from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.db import create_pool
+from redress.embedded.smtp_sink import read_mailbox
+from services.notifications.app import service
+from services.notifications.channels import EmailChannel
+from services.notifications.delivery import deliver_due
+from services.notifications.settings import NotificationSettings
+from tests.conftest import Stack
+from tests.integration.conftest import schema_pool
+from tests.support import free_port
+
+
+def consumer_for(pool: asyncpg.Pool) -> IdempotentConsumer:
+    handlers: dict[str, Any] = {}
+    for sub in service.subscriptions:
+        handlers.update(sub.handlers)
+    return IdempotentConsumer(
+        service="notifications",
+        group="notifications",
+        pool=pool,
+        handlers=handlers,
+        dead_letters=DeadLetterSink("notifications", "notifications", pool),
+    )
+
+
+@pytest.fixture
+async def schema(stack: Stack) -> AsyncIterator[str]:
+    assert service.migrations is not None
+    name, pool = await schema_pool(stack, [("notifications", service.migrations)])
+    await pool.close()
+    yield name
+    cleanup = await create_pool(stack.dsn, name)
+    await cleanup.execute(f'DROP SCHEMA "{name}" CASCADE')
+    await cleanup.close()
+
+
+def case_events(case_id: uuid.UUID, email: str, **complainant: Any) -> list[EventPayload]:
+    d = uuid.uuid5
+    ack_id, resp_id = d(case_id, "ack"), d(case_id, "resp")
+    points = [{"point_id": "1", "text": "Boiler not fixed"}]
+    return [
+        CaseOpened.model_validate(
+            {
+                "case_id": case_id,
+                "reference": "CMP-2026-004242",
+                "submission_id": uuid.uuid4(),
+                "kind": "complaint",
+                "channel": "web",
+                "organisation_id": "org",
+                "procedure": "housing_ombudsman",
+                "stage": 1,
+                "received_at": datetime(2026, 3, 2, 10, tzinfo=UTC),
+                "summary": "x",
+                "complainant": {"name": "Ada", "email": email, **complainant},
+            }
+        ),
+        DeadlineSet(
+            deadline_id=ack_id,
+            case_id=case_id,
+            kind="acknowledgement",
+            stage=1,  # type: ignore[arg-type]
+            procedure="housing_ombudsman",
+            counts_from=date(2026, 3, 2),  # type: ignore[arg-type]
+            working_days=5,
+            due_on=date(2026, 3, 9),
+            clause="6.2",
+            explanation="e",
+        ),
+        DeadlineSet(
+            deadline_id=resp_id,
+            case_id=case_id,
+            kind="response",
+            stage=1,  # type: ignore[arg-type]
+            procedure="housing_ombudsman",
+            counts_from=date(2026, 3, 9),  # type: ignore[arg-type]
+            working_days=10,
+            due_on=date(2026, 3, 23),
+            provisional=True,
+            clause="6.3",
+            explanation="e",
+        ),
+        ev.CaseAcknowledged(
+            case_id=case_id,
+            stage=1,
+            acknowledged_on=date(2026, 3, 4),
+            points=points,
+            outcomes_sought=["Fix it"],
+        ),  # type: ignore[arg-type]
+        DeadlineChanged(
+            deadline_id=resp_id,
+            case_id=case_id,
+            kind="response",
+            stage=1,  # type: ignore[arg-type]
+            due_on=date(2026, 3, 18),
+            previous_due_on=date(2026, 3, 23),
+            provisional=False,
+            reason="the response clock starts at acknowledgement",
+            explanation="e",
+        ),
+        ev.ExtensionGranted(
+            case_id=case_id,
+            stage=1,
+            extension_id="E1",
+            working_days=5,
+            reason="we are waiting for the contractor's report",
+            resident_told_on=date(2026, 3, 10),
+        ),
+        DeadlineChanged(
+            deadline_id=resp_id,
+            case_id=case_id,
+            kind="response",
+            stage=1,  # type: ignore[arg-type]
+            due_on=date(2026, 3, 25),
+            previous_due_on=date(2026, 3, 18),
+            provisional=False,
+            reason="extension E1",
+            explanation="e",
+            extension_days=5,
+        ),
+        ev.RemedyRecorded(
+            case_id=case_id,
+            remedy_id="R1",
+            remedy_type="financial",  # type: ignore[arg-type]
+            description="time and trouble",
+            amount="50.00",
+            needs_approval=True,
+        ),  # type: ignore[arg-type]
+        ev.ResponseIssued(
+            case_id=case_id,
+            stage=1,
+            draft=1,
+            issued_on=date(2026, 3, 20),
+            point_outcomes=[
+                {
+                    "point_id": "1",
+                    "outcome": "upheld",  # type: ignore[list-item]
+                    "reasons": "We were too slow",
+                }
+            ],
+            overall="upheld",
+            final=False,
+        ),  # type: ignore[arg-type]
+    ]
+
+
+async def deliver(
+    consumer: IdempotentConsumer, events: list[EventPayload], case_id: uuid.UUID, offset: int
+) -> int:
+    for payload in events:
+        env = new_envelope(
+            payload,
+            stream_id=f"case-{case_id}",
+            stream_version=1,
+            occurred_at=datetime(2026, 3, 2, tzinfo=UTC),
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+        offset += 1
+        topic = (
+            "redress.deadline.v1"
+            if payload.event_type.startswith("Deadline")
+            else ("redress.case.v1")
+        )
+        await consumer.process(RawMessage(topic, 0, offset, b"k", encode_envelope(env)))
+    return offset
+
+
+def settings(stack: Stack, tmp: Any, **changes: Any) -> NotificationSettings:
+    return NotificationSettings.model_validate(
+        {
+            "REDRESS_SMTP_PORT": stack.smtp_port,
+            "REDRESS_DATA_DIR": str(tmp),
+            "REDRESS_DELIVERY_RETRY_SECONDS": 1,
+            **changes,
+        }
+    )
+
+
+async def test_every_event_three_times_with_a_restart_sends_each_letter_once(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    case_id = uuid.uuid4()
+    email = f"ada-{case_id.hex[:8]}@example.org"
+    events = case_events(case_id, email)
+    cfg = settings(stack, tmp_path)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    offset = 0
+    for round_ in range(3):
+        pool = await create_pool(stack.dsn, schema)  # a fresh process each round: a restart
+        try:
+            consumer = consumer_for(pool)
+            half = len(events) // 2 if round_ == 0 else len(events)
+            offset = await deliver(consumer, events[:half], case_id, offset)
+            channels = {"email": EmailChannel("127.0.0.1", stack.smtp_port, cfg.mail_from)}
+            await deliver_due(pool, "notifications", channels, cfg, later)
+            if round_ == 0:
+                continue  # the service stops half way through the case
+            offset = await deliver(consumer, events, case_id, offset)
+            await deliver_due(pool, "notifications", channels, cfg, later)
+        finally:
+            await pool.close()
+    mine = [m for m in read_mailbox(stack.mail_dir) if m["To"] == email]
+    templates = sorted(m["Subject"].split(" (")[0] for m in mine)
+    assert templates == sorted(
+        [
+            "We have received your message",  # receipt
+            "We have received your complaint",  # acknowledgement
+            "We need more time to answer your complaint",  # delay notice
+            "Our response to your complaint",  # stage 1 outcome
+        ]
+    )
+    assert len({m["Message-ID"] for m in mine}) == len(mine)
+    outcome = next(m for m in mine if m["Subject"].startswith("Our response"))
+    text = outcome.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "£50.00" in text and "stage 2" in text
+
+
+async def test_a_refusing_mail_server_is_retried_then_reported(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    pool = await create_pool(stack.dsn, schema)
+    try:
+        case_id = uuid.uuid4()
+        await deliver(consumer_for(pool), case_events(case_id, "bob@example.org")[:3], case_id, 0)
+        dead = {"email": EmailChannel("127.0.0.1", free_port(), "x@y", timeout=2)}
+        cfg = settings(stack, tmp_path, REDRESS_DELIVERY_ATTEMPTS=3)
+        now = datetime.now(UTC) + timedelta(minutes=1)
+        for step in range(3):
+            assert await deliver_due(pool, "notifications", dead, cfg, now) == 0
+            row = await pool.fetchrow("SELECT * FROM notifications WHERE template = 'receipt'")
+            assert row["attempts"] == step + 1
+            now += timedelta(seconds=2**step + 1)  # past the growing pause
+        assert row["status"] == "failed" and "SMTP" in row["last_error"]
+        attempts = await pool.fetch(
+            "SELECT outcome FROM delivery_attempts WHERE notification_id = $1",
+            row["notification_id"],
+        )
+        assert [a["outcome"] for a in attempts] == ["failed", "failed", "failed"]
+        alert = await pool.fetchrow(
+            "SELECT * FROM notifications WHERE template = 'delivery_failed'"
+        )
+        # the managers' alert is itself a notification, retried like any other
+        assert alert["audience"] == "staff" and alert["status"] == "queued"
+        failed = await pool.fetchval(
+            "SELECT count(*) FROM events WHERE event_type = 'NotificationFailed'"
+        )
+        assert failed == 1
+    finally:
+        await pool.close()
+
+
+async def test_restrictions_suppress_or_redirect(stack: Stack, schema: str, tmp_path: Any) -> None:
+    pool = await create_pool(stack.dsn, schema)
+    try:
+        consumer = consumer_for(pool)
+        restricted, redirected = uuid.uuid4(), uuid.uuid4()
+        for case_id, flag in (
+            (restricted, {"allowed_channels": []}),
+            (redirected, {"contact_via": "advocate@advice.example", "allowed_channels": None}),
+        ):
+            events = case_events(case_id, "carol@example.org", phone="07700 900123")
+            raised = ev.FlagRaised(
+                case_id=case_id,
+                flag_id="F1",
+                flag_type="unreasonable_behaviour",
+                detail="x",  # type: ignore[arg-type]
+                contact_restriction="see policy",
+                review_on=date(2026, 9, 1),
+                **flag,
+            )
+            await deliver(consumer, [events[0], raised, *events[1:4]], case_id, 0)
+        rows = await pool.fetch(
+            "SELECT case_id, template, channel, recipient, status, note "
+            "FROM notifications ORDER BY created_at"
+        )
+        suppressed = [r for r in rows if r["case_id"] == restricted]
+        assert {r["status"] for r in suppressed} == {"suppressed"}
+        assert all("unreasonable-behaviour" in r["note"] for r in suppressed)
+        sent_via = [r for r in rows if r["case_id"] == redirected]
+        assert {r["recipient"] for r in sent_via} == {"advocate@advice.example"}
+        # lifting the restriction restores normal contact for later letters
+        await deliver(
+            consumer,
+            [
+                ev.FlagLifted(case_id=restricted, flag_id="F1", reason="review"),
+                case_events(restricted, "carol@example.org")[-1],
+            ],
+            restricted,
+            100,
+        )
+        outcome = await pool.fetchrow(
+            "SELECT * FROM notifications WHERE case_id = $1 AND template = 'outcome'", restricted
+        )
+        assert outcome["status"] == "queued" and outcome["recipient"] == "carol@example.org"
+    finally:
+        await pool.close()
