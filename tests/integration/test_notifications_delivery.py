@@ -25,7 +25,7 @@ from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.db import create_pool
 from redress.embedded.smtp_sink import read_mailbox
 from services.notifications.app import service
-from services.notifications.channels import EmailChannel
+from services.notifications.channels import EmailChannel, FileSmsProvider, SmsChannel
 from services.notifications.delivery import deliver_due
 from services.notifications.settings import NotificationSettings
 from tests.conftest import Stack
@@ -315,5 +315,101 @@ async def test_restrictions_suppress_or_redirect(stack: Stack, schema: str, tmp_
             "SELECT * FROM notifications WHERE case_id = $1 AND template = 'outcome'", restricted
         )
         assert outcome["status"] == "queued" and outcome["recipient"] == "carol@example.org"
+    finally:
+        await pool.close()
+
+
+async def test_staff_are_reminded_and_managers_told_of_breaches(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    from contracts import DeadlineApproaching, DeadlineMissed
+
+    pool = await create_pool(stack.dsn, schema)
+    try:
+        case_id = uuid.uuid4()
+        events = case_events(
+            case_id, "dan@example.org", phone="07700 900456", preferred_contact="phone"
+        )
+        part_due = date(2026, 3, 12)
+        staff_events: list[EventPayload] = [
+            ev.CaseAssigned(case_id=case_id, stage=1, officer="olivia"),
+            ev.ServiceResponseRequested(
+                case_id=case_id,
+                stage=1,
+                part_id="A",
+                service_area="repairs",
+                contributor="ravi",
+                due_on=part_due,
+                request="Why the delay?",
+            ),
+            DeadlineApproaching(
+                deadline_id=uuid.uuid4(),
+                case_id=case_id,
+                kind="service_part",  # type: ignore[arg-type]
+                stage=1,
+                due_on=part_due,
+                working_days_left=2,
+            ),
+            DeadlineApproaching(
+                deadline_id=uuid.uuid4(),
+                case_id=case_id,
+                kind="response",  # type: ignore[arg-type]
+                stage=1,
+                due_on=date(2026, 3, 18),
+                working_days_left=2,
+            ),
+            DeadlineMissed(
+                deadline_id=uuid.uuid4(),
+                case_id=case_id,
+                kind="response",  # type: ignore[arg-type]
+                stage=1,
+                due_on=date(2026, 3, 18),
+            ),
+            ev.OmbudsmanEnquiryReceived(
+                case_id=case_id,
+                body="housing_ombudsman",  # type: ignore[arg-type]
+                ombudsman_reference="H1",
+                stage="enquiry",  # type: ignore[arg-type]
+                received_on=date(2026, 4, 1),
+                information_due_on=date(2026, 4, 15),
+            ),
+            DeadlineApproaching(
+                deadline_id=uuid.uuid4(),
+                case_id=case_id,
+                kind="ombudsman_information",
+                stage=1,  # type: ignore[arg-type]
+                due_on=date(2026, 4, 15),
+                working_days_left=2,
+            ),
+        ]
+        await deliver(consumer_for(pool), [*events[:3], *staff_events], case_id, 0)
+        rows = await pool.fetch(
+            "SELECT template, channel, recipient, audience FROM notifications ORDER BY created_at"
+        )
+        got = {(r["template"], r["recipient"]) for r in rows}
+        cfg = settings(stack, tmp_path)
+        assert ("responder_reminder", f"ravi@{cfg.staff_email_domain}") in got
+        assert ("deadline_warning", f"olivia@{cfg.staff_email_domain}") in got
+        assert ("breach_alert", cfg.managers_email) in got
+        assert ("ombudsman_alert", f"olivia@{cfg.staff_email_domain}") in got
+        receipt = next(r for r in rows if r["template"] == "receipt")
+        assert receipt["channel"] == "sms"  # the resident asked for a phone call or text
+        channels = {
+            "sms": SmsChannel(FileSmsProvider(cfg.sms_file)),
+            "email": EmailChannel("127.0.0.1", stack.smtp_port, cfg.mail_from),
+        }
+        sent = await deliver_due(
+            pool, "notifications", channels, cfg, datetime.now(UTC) + timedelta(minutes=1)
+        )
+        assert sent == len(rows)
+        texts = cfg.sms_file.read_text().splitlines()
+        assert len(texts) == 1 and "07700900456" in texts[0]
+        warning = next(
+            m
+            for m in read_mailbox(stack.mail_dir)
+            if m["To"] == f"olivia@{cfg.staff_email_domain}"
+            and m["Subject"].startswith("Deadline approaching")
+        )
+        assert "CMP-2026-004242" in warning["Subject"]
     finally:
         await pool.close()
