@@ -36,6 +36,8 @@ def token_key(data_dir: Path | None = None) -> str:
     """``REDRESS_TOKEN_KEY``, else the embedded stack's key file (created on first use)."""
     key = os.environ.get("REDRESS_TOKEN_KEY")
     if key:
+        if len(key) < 32:
+            raise ValueError("REDRESS_TOKEN_KEY must be at least 32 characters (HS256)")
         return key
     if data_dir is None:
         from redress.settings import RuntimeSettings

@@ -8,11 +8,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from contracts import DeadlineKind, Nation, Procedure
 from contracts.procedures import CountsFrom, rules_for
+from redress.auth import READERS, require
 from redress.clock import london_today
 from redress.service import runtime_of
 from services.deadlines import store
@@ -21,6 +22,8 @@ from services.deadlines.domain.compute import day, due_from, receipt_lead_in
 from services.deadlines.settings import DeadlinesSettings
 
 router = APIRouter(prefix="/v1", tags=["deadlines"])
+#: staff reads; the calculator stays public for the web form and the agents' screens
+staff = [Depends(require(*READERS))]
 
 _NATIONS = {
     "england": Nation.ENGLAND,
@@ -119,13 +122,13 @@ async def calculate(
     }
 
 
-@router.get("/deadlines")
+@router.get("/deadlines", dependencies=staff)
 async def case_deadlines(case_id: uuid.UUID, request: Request) -> dict[str, Any]:
     """A case's deadlines, every state, with how each date was worked out."""
     return {"deadlines": await store.for_case(runtime_of(request).pool, case_id)}
 
 
-@router.get("/deadlines/due-soon")
+@router.get("/deadlines/due-soon", dependencies=staff)
 async def due_soon(
     request: Request,
     organisation_id: str | None = Query(None, max_length=100),
@@ -145,7 +148,7 @@ async def due_soon(
     return {"today": today, "until": until, "deadlines": rows}
 
 
-@router.get("/deadlines/overdue")
+@router.get("/deadlines/overdue", dependencies=staff)
 async def overdue(
     request: Request,
     organisation_id: str | None = Query(None, max_length=100),
@@ -164,7 +167,7 @@ def _yesterday(today: date) -> date:
     return date.fromordinal(today.toordinal() - 1)
 
 
-@router.get("/deadlines/{deadline_id}/explain")
+@router.get("/deadlines/{deadline_id}/explain", dependencies=staff)
 async def explain(deadline_id: uuid.UUID, request: Request) -> dict[str, Any]:
     found = await store.get(runtime_of(request).pool, deadline_id)
     if found is None:
@@ -178,7 +181,7 @@ async def explain(deadline_id: uuid.UUID, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/calendars/{organisation_id}")
+@router.get("/calendars/{organisation_id}", dependencies=staff)
 async def organisation_calendar(organisation_id: str, request: Request) -> dict[str, Any]:
     """The working-day calendar an organisation's deadlines are counted on."""
     row = await runtime_of(request).pool.fetchrow(

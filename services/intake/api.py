@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, new_envelope
 from redress import eventstore
+from redress.auth import READERS, require
 from redress.service import runtime_of
 from services.intake import store
 
@@ -125,7 +126,11 @@ async def submit(
     )
 
 
-@router.get("/submissions/{submission_id}", response_model=SubmissionReceipt)
+@router.get(
+    "/submissions/{submission_id}",
+    response_model=SubmissionReceipt,
+    dependencies=[Depends(require(*READERS))],
+)
 async def get_submission(submission_id: uuid.UUID, request: Request) -> SubmissionReceipt:
     row = await store.get(runtime_of(request).pool, submission_id)
     if row is None:

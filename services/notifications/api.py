@@ -7,16 +7,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts import Procedure
+from redress.auth import READERS, require
 from redress.service import runtime_of
 from services.notifications import letters, store
 from services.notifications.compose import long_date, resident_route
 from services.notifications.handlers import _base
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(prefix="/v1", tags=["notifications"], dependencies=[Depends(require(*READERS))])
 
 
 @router.get("/notifications")

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import httpx
 
-from contracts import ALL_TOPICS, dead_letter_topic
+from contracts import ALL_TOPICS, Role, dead_letter_topic
 from redress.kafka import new_producer
 from tests.e2e.conftest import System
 from tests.e2e.test_flow import COMPLAINT, case_for, submit
@@ -65,7 +65,7 @@ async def test_garbage_on_every_topic_is_dead_lettered_and_the_next_message_flow
     finally:
         await conn.close()
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         receipt = await submit(client, system, COMPLAINT)
         await case_for(client, system, receipt["submission_id"])
         for service in ("casework", "deadlines", "notifications", "reporting"):
@@ -83,7 +83,7 @@ def duplicates(metrics: str, service: str, event_type: str) -> float:
 
 
 async def test_events_delivered_again_through_the_broker_change_nothing(system: System) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         receipt = await submit(client, system, COMPLAINT)
         case = await case_for(client, system, receipt["submission_id"])
         conn = await asyncpg.connect(system.stack.dsn)

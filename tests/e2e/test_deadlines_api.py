@@ -90,7 +90,7 @@ async def test_calculator_refuses_what_it_does_not_know(
 
 async def test_clocks_follow_the_case(system: System) -> None:
     org = "clockwork-council"
-    async with httpx.AsyncClient(timeout=15) as client:
+    async with httpx.AsyncClient(timeout=15, headers=system.auth(Role.AUDITOR, "reader")) as client:
         officer = Staff(client, system, "olivia", Role.OFFICER)
         late = await new_case(
             client,

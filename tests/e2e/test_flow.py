@@ -54,7 +54,7 @@ async def case_for(
 
 
 async def test_a_web_complaint_flows_through_all_five_services(system: System) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         before = await client.get(
             system.url("reporting", "/v1/reports/summary"),
             params={"organisation_id": "e2e-council"},
@@ -129,7 +129,7 @@ async def test_a_web_complaint_flows_through_all_five_services(system: System) -
 
 async def test_the_same_idempotency_key_never_makes_a_second_case(system: System) -> None:
     key = f"retry-{uuid.uuid4()}"
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         first = await submit(client, system, COMPLAINT, {"Idempotency-Key": key})
         second = await submit(client, system, COMPLAINT, {"Idempotency-Key": key})
         assert first == second
@@ -190,7 +190,7 @@ def with_(path: str, value: Any) -> dict[str, Any]:
 async def test_malformed_submissions_get_422_with_field_and_reason(
     system: System, body: dict[str, Any], field: str, reason: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         r = await client.post(system.url("intake", "/v1/submissions"), json=body)
     assert r.status_code == 422, r.text
     errors = r.json()["errors"]
@@ -198,7 +198,7 @@ async def test_malformed_submissions_get_422_with_field_and_reason(
 
 
 async def test_not_json_at_all_is_a_422(system: System) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         r = await client.post(
             system.url("intake", "/v1/submissions"),
             content=b"{nope",
@@ -214,7 +214,7 @@ async def test_not_json_at_all_is_a_422(system: System) -> None:
 async def test_every_service_answers_health_readiness_and_metrics(
     system: System, service: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=system.auth(Role.AUDITOR, "reader")) as client:
         assert (await client.get(system.url(service, "/healthz"))).json()["status"] == "ok"
         ready = await client.get(system.url(service, "/readyz"))
         assert ready.status_code == 200 and ready.json()["ready"] is True

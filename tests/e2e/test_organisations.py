@@ -24,7 +24,7 @@ async def test_an_organisation_shapes_its_cases(system: System) -> None:
         "procedures_by_service": {"care": "adult_social_care"},
         "closure_days": ["2026-12-29", "2026-12-30"],
     }
-    async with httpx.AsyncClient(timeout=15) as client:
+    async with httpx.AsyncClient(timeout=15, headers=system.auth(Role.AUDITOR, "reader")) as client:
         admin = system.auth(Role.ADMIN, "ada-admin")
         url = system.url("casework", f"/v1/organisations/{org}")
         r = await client.put(url, json=config, headers=system.auth(Role.MANAGER))

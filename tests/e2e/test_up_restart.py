@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts import Role
 from redress.auth import token_key
 from redress.settings import SERVICES
 from tests.conftest import make_data_dir
@@ -107,7 +108,9 @@ async def test_ctrl_c_and_start_again_keeps_cases_and_sends_nothing_twice() -> N
     try:
         up.start()
         system = up.system()
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(
+            timeout=10, headers=system.auth(Role.AUDITOR, "reader")
+        ) as client:
             first = await submit(client, system, body)
             case = await case_for(client, system, first["submission_id"])
             assert case["reference"].endswith("-000001")
@@ -121,7 +124,9 @@ async def test_ctrl_c_and_start_again_keeps_cases_and_sends_nothing_twice() -> N
         assert not listening(int(up.env["REDRESS_PG_PORT"]))
 
         up.start()
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(
+            timeout=10, headers=system.auth(Role.AUDITOR, "reader")
+        ) as client:
             kept = await client.get(
                 system.url("casework", "/v1/cases"),
                 params={"submission_id": first["submission_id"]},
