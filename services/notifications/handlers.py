@@ -42,9 +42,8 @@ def _case_id(ctx: EventContext) -> uuid.UUID:
 
 def _base(contact: dict[str, Any]) -> dict[str, Any]:
     return {
-        "organisation": contact.get("organisation_name")
-        or contact.get("organisation_id")
-        or "Complaints team",
+        # an organisation not configured yet has no name to print: never show its raw id
+        "organisation": contact.get("organisation_name") or "Customer Relations",
         "reference": contact.get("reference") or "your complaint",
         "name": contact.get("recipient_name") or "resident",
         "signature": "Customer Relations Team",
