@@ -186,6 +186,9 @@ class DeadlineChanged(_DeadlineEvent):
     reason: str
     explanation: str
     extension_days: int = Field(0, ge=0)
+    paused_working_days: int = Field(0, ge=0)
+    #: set when the clock (re)starts from a new day, such as the acknowledgement
+    counts_from: date | None = None
 
 
 @register_event
@@ -207,6 +210,11 @@ class DeadlineMet(_DeadlineEvent):
     met_on: date
     due_on: date | None
     late: bool
+    #: for reports: working days from the clock's start to the step, the days extensions added,
+    #: and the working days the clock stood paused (so pausing never hides in a "met")
+    working_days_taken: int | None = None
+    extension_days: int = 0
+    paused_working_days: int = 0
 
 
 @register_event

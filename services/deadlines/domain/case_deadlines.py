@@ -78,6 +78,9 @@ class Deadline:
     paused_remaining: int | None = None
     extension_days: int = 0
     part_id: str | None = None
+    started_on: date | None = None  # the clock's start, kept through pauses
+    paused_on: date | None = None
+    paused_working_days: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -166,11 +169,14 @@ def decide(
                 if d.paused_remaining is None:
                     continue
                 due, text = resumed(event.resumed_on, d.paused_remaining, calendar)
-                out.append(_changed(d, case_id, due, text, reason="clock restarted"))
+                paused = d.paused_working_days + calendar.working_days_between(
+                    d.paused_on or event.resumed_on, event.resumed_on
+                )
+                out.append(_changed(d, case_id, due, text, reason="clock restarted", paused=paused))
             return out
         case ev.ResponseIssued():
             return [
-                _met(d, case_id, event.issued_on)
+                _met(d, case_id, event.issued_on, calendar)
                 for d in state.open_at(event.stage)
                 if d.kind in (DeadlineKind.RESPONSE, DeadlineKind.PANEL)
             ]
@@ -214,7 +220,7 @@ def decide(
             ]
         case ev.ServiceResponseReceived():
             part = state.find(DeadlineKind.SERVICE_PART, event.stage, event.part_id)
-            return [_met(part, case_id, today)] if part and part.is_open else []
+            return [_met(part, case_id, today, calendar)] if part and part.is_open else []
         case ev.OmbudsmanEnquiryReceived():
             if event.information_due_on is None:
                 return []
@@ -242,7 +248,7 @@ def decide(
             ]
         case ev.OmbudsmanInformationProvided():
             return [
-                _met(d, case_id, event.provided_on)
+                _met(d, case_id, event.provided_on, calendar)
                 for d in state.deadlines
                 if d.kind is DeadlineKind.OMBUDSMAN_INFORMATION and d.is_open
             ]
@@ -349,7 +355,7 @@ def _acknowledged(
     out: list[EventPayload] = []
     ack = state.find(DeadlineKind.ACKNOWLEDGEMENT, event.stage)
     if ack is not None and ack.is_open:
-        out.append(_met(ack, state.case_id, event.acknowledged_on))
+        out.append(_met(ack, state.case_id, event.acknowledged_on, calendar))
     if rules is None:
         return out
     timescale: Timescale | None = rules.stage(event.stage).timescale(DeadlineKind.RESPONSE)
@@ -371,6 +377,7 @@ def _acknowledged(
                 due.explanation,
                 reason="the response clock starts at acknowledgement",
                 provisional=False,
+                counts_from=event.acknowledged_on,
             )
         )
     return out
@@ -408,7 +415,7 @@ def _extension(
                 case_id=state.case_id,
                 kind=response.kind,
                 stage=response.stage,
-                paused_on=response.counts_from,
+                paused_on=response.paused_on or response.counts_from,
                 remaining_working_days=response.paused_remaining + event.working_days,
             )
         ]
@@ -434,6 +441,8 @@ def _changed(
     reason: str,
     provisional: bool | None = None,
     extension_days: int | None = None,
+    paused: int | None = None,
+    counts_from: date | None = None,
 ) -> DeadlineChanged:
     return DeadlineChanged(
         deadline_id=d.deadline_id,
@@ -446,10 +455,14 @@ def _changed(
         reason=reason,
         explanation=explanation,
         extension_days=d.extension_days if extension_days is None else extension_days,
+        paused_working_days=d.paused_working_days if paused is None else paused,
+        counts_from=counts_from,
     )
 
 
-def _met(d: Deadline, case_id: uuid.UUID, met_on: date) -> DeadlineMet:
+def _met(
+    d: Deadline, case_id: uuid.UUID, met_on: date, calendar: WorkingDayCalendar | None = None
+) -> DeadlineMet:
     late = d.state is DeadlineState.MISSED or (d.due_on is not None and met_on > d.due_on)
     return DeadlineMet(
         deadline_id=d.deadline_id,
@@ -459,6 +472,13 @@ def _met(d: Deadline, case_id: uuid.UUID, met_on: date) -> DeadlineMet:
         met_on=met_on,
         due_on=d.due_on,
         late=late,
+        working_days_taken=(
+            None
+            if calendar is None or d.started_on is None
+            else calendar.working_days_between(d.started_on, met_on)
+        ),
+        extension_days=d.extension_days,
+        paused_working_days=d.paused_working_days,
     )
 
 
@@ -517,10 +537,15 @@ def evolve(state: CaseDeadlines, event: EventPayload) -> CaseDeadlines:
                 clause=event.clause,
                 explanation=event.explanation,
                 part_id=event.part_id,
+                started_on=event.counts_from,
             )
             others = tuple(d for d in state.deadlines if d.deadline_id != event.deadline_id)
             return replace(state, deadlines=(*others, fresh))
         case DeadlineChanged():
+            changes: dict[str, object] = {}
+            if event.counts_from is not None:
+                changes["started_on"] = event.counts_from
+                changes["counts_from"] = event.counts_from
             return _swap(
                 state,
                 event.deadline_id,
@@ -528,14 +553,17 @@ def evolve(state: CaseDeadlines, event: EventPayload) -> CaseDeadlines:
                 provisional=event.provisional,
                 explanation=event.explanation,
                 paused_remaining=None,
+                paused_on=None,
                 extension_days=event.extension_days,
+                paused_working_days=event.paused_working_days,
+                **changes,
             )
         case DeadlinePaused():
             return _swap(
                 state,
                 event.deadline_id,
                 due_on=None,
-                counts_from=event.paused_on,
+                paused_on=event.paused_on,
                 paused_remaining=event.remaining_working_days,
             )
         case DeadlineMet():

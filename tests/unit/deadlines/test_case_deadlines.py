@@ -385,3 +385,29 @@ def test_replaying_deadline_events_rebuilds_the_state(received: datetime, nation
     for e in case.log:
         rebuilt = evolve(rebuilt, e)
     assert rebuilt.deadlines == case.state.deadlines
+
+
+def test_a_met_deadline_carries_the_days_taken_extended_and_paused() -> None:
+    case = Case()
+    case.feed(opened(Procedure.CHILDRENS_SOCIAL_CARE, datetime(2026, 3, 2, 10, tzinfo=LONDON)))
+    acknowledge(case, date(2026, 3, 3))
+    case.feed(extension(2))
+    case.feed(ev.ClockPaused(case_id=CASE, stage=1, reason="x", paused_on=date(2026, 3, 4)))
+    case.feed(ev.ClockResumed(case_id=CASE, stage=1, resumed_on=date(2026, 3, 9)))
+    out = case.feed(
+        ev.ResponseIssued(
+            case_id=CASE,
+            stage=1,
+            draft=1,
+            issued_on=date(2026, 3, 20),
+            overall="upheld",  # type: ignore[arg-type]
+            point_outcomes=[{"point_id": "1", "outcome": "upheld", "reasons": "r"}],  # type: ignore[list-item]
+            final=False,
+        )
+    )
+    (met,) = out
+    assert isinstance(met, DeadlineMet)
+    assert met.working_days_taken == 14  # Mon 2 Mar to Fri 20 Mar
+    assert met.extension_days == 2
+    assert met.paused_working_days == 3  # Wed 4 Mar to Mon 9 Mar: Thu, Fri, Mon
+    assert not met.late
