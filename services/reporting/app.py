@@ -1,4 +1,4 @@
-"""Reporting's process: subscribes to every topic, serves reports."""
+"""Reporting's process: read models over every topic, reports over them."""
 
 from pathlib import Path
 
@@ -13,8 +13,11 @@ service = Service(
     router=router,
     subscriptions=[
         Subscription(INTAKE_TOPIC, {"FeedbackSubmitted": projections.on_feedback_submitted}),
-        Subscription(CASE_TOPIC, {"CaseOpened": projections.on_case_opened}),
-        Subscription(DEADLINE_TOPIC, {"DeadlineSet": projections.on_deadline_set}),
+        Subscription(CASE_TOPIC, dict.fromkeys(projections.CASE_EVENTS, projections.on_case_event)),
+        Subscription(
+            DEADLINE_TOPIC,
+            dict.fromkeys(projections.DEADLINE_EVENTS, projections.on_deadline_event),
+        ),
         Subscription(NOTIFICATION_TOPIC, {"NotificationSent": projections.on_notification_sent}),
     ],
 )
