@@ -91,6 +91,39 @@ def token(
     print(value)
 
 
+@app.command()
+def rebuild(
+    service: str = typer.Argument(..., help="reporting, notifications, deadlines or casework"),
+) -> None:
+    """Replay a service's read models from the log into a shadow schema and report any
+    difference from the live ones. Exits 1 if they differ.
+
+    Example: redress rebuild reporting
+    """
+    import asyncio
+
+    from redress.rebuild import rebuild as run_rebuild
+    from redress.settings import SERVICES, RuntimeSettings
+
+    if service not in SERVICES or service == "intake":
+        console.print(f"[red]no read models to rebuild in {service!r}[/red]")
+        raise typer.Exit(2)
+    with console.status(f"replaying the log into {service}_rebuild ..."):
+        report = asyncio.run(run_rebuild(service, RuntimeSettings()))
+    table = Table(title=f"{service}: {report.messages} messages replayed")
+    for column in ("table", "live rows", "rebuilt rows", "only live", "only rebuilt"):
+        table.add_column(column)
+    for t in report.tables:
+        table.add_row(
+            t.table, str(t.live_rows), str(t.rebuilt_rows), str(t.only_live), str(t.only_rebuilt)
+        )
+    console.print(table)
+    if not report.identical:
+        console.print("[red]the rebuilt read models differ from the live ones[/red]")
+        raise typer.Exit(1)
+    console.print("rebuilt read models equal the live ones")
+
+
 @contracts_app.command("export")
 def export_contracts(
     out: Path = typer.Option(None, help="Folder to write to (default contracts/schemas)."),
