@@ -8,11 +8,13 @@ and going to be published, or neither.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
-from contracts import Envelope, encode_envelope, event_spec
+from contracts import Envelope, EventPayload, encode_envelope, event_spec, new_envelope
 from redress.db import Connection
 from redress.metrics import EVENTS_APPENDED
 
@@ -124,3 +126,30 @@ async def append(
     await conn.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, stream_id)
     for e in envelopes:
         EVENTS_APPENDED.labels(service, e.event_type).inc()
+
+
+async def append_at_end(
+    conn: Connection,
+    service: str,
+    payload: EventPayload,
+    *,
+    stream_id: str,
+    now: datetime,
+    actor: str,
+    correlation_id: uuid.UUID,
+) -> Envelope:
+    """Append one event after whatever the stream holds now, for writers that decide from
+    rows they have locked rather than from a loaded aggregate (timers, deliveries). A racing
+    writer still makes this raise `ConcurrencyConflict` rather than interleave."""
+    version = await stream_version(conn, stream_id)
+    envelope = new_envelope(
+        payload,
+        stream_id=stream_id,
+        stream_version=version + 1,
+        occurred_at=now,
+        recorded_at=now,
+        actor=actor,
+        correlation_id=correlation_id,
+    )
+    await append(conn, service, [envelope], expected_version=version)
+    return envelope

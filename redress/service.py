@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+async def poll_forever(what: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job`` every ``seconds`` until cancelled. A failure (the database away, say) is
+    logged and the next round tries again: a background job never dies of a bad moment."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(f"{what} failed; will try again", error=repr(exc))
+        await asyncio.sleep(seconds)
 
 
 def _where(loc: tuple[int | str, ...]) -> int:

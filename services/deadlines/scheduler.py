@@ -8,17 +8,17 @@ fell due meanwhile, once. The clock is injected, so tests move time rather than 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 
 import asyncpg
 
-from contracts import DeadlineApproaching, DeadlineKind, DeadlineMissed, EventPayload, new_envelope
+from contracts import DeadlineApproaching, DeadlineKind, DeadlineMissed, EventPayload
 from redress import eventstore
 from redress.clock import london_today
 from redress.consumer import Clock
 from redress.logging import get_logger
+from redress.service import poll_forever
 from services.deadlines import store
 from services.deadlines.settings import DeadlinesSettings
 
@@ -72,18 +72,15 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
                 due_on=row["due_on"],
                 working_days_left=left,
             )
-        stream = f"deadlines-{row['case_id']}"
-        version = await eventstore.stream_version(conn, stream)
-        envelope = new_envelope(
+        await eventstore.append_at_end(
+            conn,
+            service,
             payload,
-            stream_id=stream,
-            stream_version=version + 1,
-            occurred_at=now,
-            recorded_at=now,
+            stream_id=f"deadlines-{row['case_id']}",
+            now=now,
             actor=f"service:{service}:timer",
             correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"timer:{row['timer_id']}"),
         )
-        await eventstore.append(conn, service, [envelope], expected_version=version)
         if isinstance(payload, DeadlineMissed):
             await conn.execute(
                 "UPDATE deadlines SET state = 'missed', updated_at = $2 WHERE deadline_id = $1",
@@ -119,11 +116,4 @@ async def fire_due(pool: asyncpg.Pool, service: str, now: datetime, limit: int =
 
 
 async def run(pool: asyncpg.Pool, service: str, clock: Clock, poll_seconds: float) -> None:
-    while True:
-        try:
-            await fire_due(pool, service, clock())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be away: keep trying
-            log.warning("timer poll failed", error=repr(exc))
-        await asyncio.sleep(poll_seconds)
+    await poll_forever("timer poll", poll_seconds, lambda: fire_due(pool, service, clock()))

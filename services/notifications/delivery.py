@@ -9,17 +9,17 @@ a message and before the mark commits: that message goes again, carrying the sam
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from contracts import NotificationFailed, NotificationSent, new_envelope
+from contracts import NotificationFailed, NotificationSent
 from redress import eventstore
 from redress.consumer import Clock
 from redress.db import Connection
 from redress.logging import get_logger
+from redress.service import poll_forever
 from services.notifications.channels import Channel, DeliveryError, Outgoing
 from services.notifications.compose import Route, queue
 from services.notifications.settings import NotificationSettings
@@ -191,18 +191,15 @@ async def _record(
 ) -> None:
     """Each notification is its own stream, so replicas sending different notifications of
     one case never contend."""
-    stream = f"notification-{nid}"
-    version = await eventstore.stream_version(conn, stream)
-    envelope = new_envelope(
+    await eventstore.append_at_end(
+        conn,
+        service,
         payload,
-        stream_id=stream,
-        stream_version=version + 1,
-        occurred_at=now,
-        recorded_at=now,
+        stream_id=f"notification-{nid}",
+        now=now,
         actor=f"service:{service}",
         correlation_id=nid,
     )
-    await eventstore.append(conn, service, [envelope], expected_version=version)
 
 
 async def deliver_due(
@@ -229,11 +226,8 @@ async def run(
     settings: NotificationSettings,
     clock: Clock,
 ) -> None:
-    while True:
-        try:
-            await deliver_due(pool, service, channels, settings, clock())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be away: keep trying
-            log.warning("delivery poll failed", error=repr(exc))
-        await asyncio.sleep(settings.poll_seconds)
+    await poll_forever(
+        "delivery poll",
+        settings.poll_seconds,
+        lambda: deliver_due(pool, service, channels, settings, clock()),
+    )
