@@ -205,3 +205,28 @@ async def case_facts(case_id: uuid.UUID, request: Request) -> dict[str, Any]:
         "SELECT * FROM stage_facts WHERE case_id = $1 ORDER BY stage", case_id
     )
     return {**dict(row), "stages": [dict(s) for s in stages]}
+
+
+@router.get("/returns/{regulator}")
+async def regulator_return(
+    regulator: str,
+    request: Request,
+    organisation_id: str = Query(..., max_length=100),
+    year: int = Query(..., ge=2000, le=2100, description="Financial year starting 1 April"),
+    homes: int | None = Query(None, ge=1, description="Homes managed, for the HOS CH01 rate"),
+    population: int | None = Query(None, ge=1, description="Population, for SPSO KPI 1"),
+) -> dict[str, Any]:
+    """A regulator's annual figures for one organisation: `housing-ombudsman`, `spso` or
+    `lgsco`."""
+    from services.reporting import returns
+
+    pool = runtime_of(request).pool
+    if regulator == "housing-ombudsman":
+        body = await returns.housing_ombudsman(pool, organisation_id, year, homes)
+    elif regulator == "spso":
+        body = await returns.spso(pool, organisation_id, year, population)
+    elif regulator == "lgsco":
+        body = await returns.lgsco(pool, organisation_id, year)
+    else:
+        raise _invalid("regulator", "one of: housing-ombudsman, spso, lgsco")
+    return _jsonable(body)  # type: ignore[no-any-return]

@@ -192,6 +192,14 @@ async def on_case_event(ctx: EventContext) -> None:
                 e.case_id,
                 e.completed_on,
             )
+        case ev.CaseNotAccepted():
+            await _case(
+                conn,
+                e.case_id,
+                resolution="not_accepted",
+                closed_on=today,
+                not_accepted_reason=e.reason.value,
+            )
         case ev.CaseReopened():
             await _case(conn, e.case_id, resolution=None, closed_on=None)
         case _ if e.event_type in _CLOSING:

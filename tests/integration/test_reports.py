@@ -61,6 +61,7 @@ class Generated:
     paid: bool = False
     learning_due: date | None = None
     learning_done: bool = False
+    closed: bool = False
     events: list[EventPayload] = field(default_factory=list)
 
 
@@ -249,6 +250,9 @@ def generate(n: int, seed: int = 20261125) -> list[Generated]:
                             case_id=case_id, action_id="L1", completed_on=g.learning_due
                         )
                     )
+        if g.responded_on and (g.escalated_on is None or g.stage2_responded_on):
+            g.closed = True
+            g.events.append(ev.CaseClosed(case_id=case_id, reason="answered"))
         out.append(g)
     return out
 
@@ -422,3 +426,63 @@ async def test_categories_compare_with_the_period_before(
     for r in rows:
         assert r["previous_period"] == prev[r["category"]]
         assert r["change"] == now[r["category"]] - prev[r["category"]]
+
+
+async def test_housing_ombudsman_return_for_a_financial_year(
+    loaded: tuple[asyncpg.Pool, list[Generated]],
+) -> None:
+    from services.reporting import returns
+
+    pool, cases = loaded
+    start, end = returns.financial_year(2025)
+    body = await returns.housing_ombudsman(pool, "north-homes", 2025, homes=12_000)
+    org = [g for g in cases if g.org == "north-homes"]
+    received = sum(
+        1
+        for g in org
+        if g.kind in ("complaint", "member_enquiry") and start <= g.received_on <= end
+    )
+    stage2 = sum(1 for g in org if g.escalated_on and start <= g.escalated_on <= end)
+    answered = [g for g in org if g.responded_on and start <= g.responded_on <= end]
+    answered2 = [g for g in org if g.stage2_responded_on and start <= g.stage2_responded_on <= end]
+    assert body["stages"][1]["received"] == received
+    assert body["stages"][2]["received"] == stage2
+    assert body["CH01_stage_1_per_1000_homes"] == round(1000 * received / 12_000, 2)
+    assert body["CH01_stage_2_per_1000_homes"] == round(1000 * stage2 / 12_000, 2)
+    assert body["CH02_stage_1_within_timescale_pct"] == round(
+        100 * sum(not g.late for g in answered) / len(answered), 1
+    )
+    assert body["CH02_stage_2_within_timescale_pct"] == round(
+        100 * sum(not g.stage2_late for g in answered2) / len(answered2), 1
+    )
+    paid = sum(
+        (
+            g.redress
+            for g in org
+            if g.paid and g.redress and g.responded_on and start <= g.responded_on <= end
+        ),
+        Decimal(0),
+    )
+    assert Decimal(body["redress_paid"]) == paid
+    assert body["refused"] == 0
+    without_homes = await returns.housing_ombudsman(pool, "north-homes", 2025, homes=None)
+    assert without_homes["CH01_stage_1_per_1000_homes"] is None  # never guessed
+    spso = await returns.spso(pool, "north-homes", 2025, population=None)
+    assert spso["kpi_4_average_working_days"][1] == pytest.approx(
+        sum(g.days_taken for g in answered) / len(answered), abs=0.05
+    )
+
+
+async def test_spso_closure_kpis(loaded: tuple[asyncpg.Pool, list[Generated]]) -> None:
+    from services.reporting import returns
+
+    pool, cases = loaded
+    # every generated event is recorded on 25 Nov 2026, so closures fall in 2026-27
+    body = await returns.spso(pool, "south-council", 2026, population=250_000)
+    org = [g for g in cases if g.org == "south-council" and g.closed]
+    closed = body["kpi_2_closed"]
+    assert closed["closed"] == len(org)
+    assert closed["at_stage_1"] == sum(g.escalated_on is None for g in org)
+    assert closed["after_escalation"] == sum(g.escalated_on is not None for g in org)
+    assert closed["at_stage_2"] == 0
+    assert closed["at_stage_1_pct"] == round(100 * closed["at_stage_1"] / len(org), 1)
