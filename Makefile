@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit integration e2e schemas clean
+.PHONY: up test lint typecheck unit integration e2e schemas clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/redress up
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
@@ -36,3 +36,14 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .redress
+
+# Debian's chromium, for the dashboard's browser test: installed when missing and we are root
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the dashboard's browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      >/dev/null 2>&1 || echo "could not install chromium: the browser test will be skipped"; \
+	  else \
+	    echo "chromium not found: the browser test will be skipped (as root, make test installs it)"; \
+	  fi; }

@@ -99,15 +99,21 @@ def _unauthorised(reason: str) -> HTTPException:
     return HTTPException(401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+COOKIE = "redress_token"
+
+
 def current_identity(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
-    if credentials is None:
+    """From the bearer token, or (for the pages people open in a browser) the same token kept
+    in an HttpOnly cookie by the page's sign-in."""
+    token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
+    if not token:
         raise _unauthorised("a bearer token is required")
     key: str = request.app.state.token_key
     try:
-        return verify(key, credentials.credentials)
+        return verify(key, token)
     except jwt.ExpiredSignatureError:
         raise _unauthorised("the token has expired") from None
     except (jwt.PyJWTError, ValueError, KeyError):

@@ -6,6 +6,7 @@ from contracts import CASE_TOPIC, DEADLINE_TOPIC, INTAKE_TOPIC, NOTIFICATION_TOP
 from redress.service import Service, Subscription
 from services.reporting import projections
 from services.reporting.api import router
+from services.reporting.dashboard import router as dashboard
 
 service = Service(
     "reporting",
@@ -22,3 +23,4 @@ service = Service(
     ],
 )
 app = service.create_app()
+app.include_router(dashboard)

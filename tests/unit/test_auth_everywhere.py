@@ -26,6 +26,7 @@ PUBLIC = {
 HIDDEN = {  # kept for old clients, not in OpenAPI, protected all the same
     "casework": [("GET", "/v1/cases/{case_id}/events")],
     "notifications": [("GET", "/v1/deliveries")],
+    "reporting": [("GET", "/")],  # the dashboard page
 }
 
 
