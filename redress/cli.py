@@ -124,6 +124,52 @@ def rebuild(
     console.print("rebuilt read models equal the live ones")
 
 
+@app.command()
+def demo(
+    cases: int = typer.Option(200, min=1, max=100_000, help="How many submissions to make."),
+    organisation: str = typer.Option("default", help="The organisation they are for."),
+    seed: int = typer.Option(1, help="Same seed, same demo data."),
+) -> None:
+    """Load demo data into a running system through its public and staff APIs: complaints,
+    compliments and comments, most complaints answered, some escalated, some with redress.
+
+    Example: redress up   (in one terminal), then: redress demo --cases 2000
+    """
+    import asyncio
+
+    from rich.progress import Progress
+
+    from redress.auth import token_key
+    from redress.demo import load
+    from redress.settings import RuntimeSettings, service_port
+
+    settings = RuntimeSettings()
+
+    def base(service: str) -> str:
+        return f"http://{settings.http_host}:{service_port(service)}"
+
+    with Progress(console=console) as progress:
+        task = progress.add_task("loading demo complaints", total=cases)
+        try:
+            counts = asyncio.run(
+                load(
+                    base,
+                    token_key(settings.data_dir),
+                    cases,
+                    organisation,
+                    seed,
+                    progress=lambda: progress.advance(task),
+                )
+            )
+        except Exception as exc:
+            console.print(f"[red]demo failed:[/red] {exc!r} (is `redress up` running?)")
+            raise typer.Exit(1) from None
+    console.print(
+        f"submitted {counts['submitted']}, answered {counts['answered']} responses, "
+        f"escalated {counts['escalated']}"
+    )
+
+
 @contracts_app.command("export")
 def export_contracts(
     out: Path = typer.Option(None, help="Folder to write to (default contracts/schemas)."),
