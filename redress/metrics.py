@@ -38,3 +38,23 @@ HTTP_REQUESTS = Counter(
     "HTTP requests answered",
     ["service", "method", "route", "status"],
 )
+CONSUMER_LAG = Gauge(
+    "redress_consumer_lag",
+    "Messages on a partition not yet processed by this service's consumer group",
+    ["service", "topic", "partition"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "redress_outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet published (0 when none waits)",
+    ["service"],
+)
+TIMERS_FIRED = Counter(
+    "redress_deadline_timers_fired_total",
+    "Deadline reminders (approaching) and breaches (missed) fired",
+    ["timer", "kind"],
+)
+NOTIFICATIONS = Counter(
+    "redress_notifications_total",
+    "Notification deliveries, by channel and outcome (sent, retry, failed)",
+    ["channel", "outcome"],
+)

@@ -23,7 +23,12 @@ from aiokafka import AIOKafkaProducer
 from redress.eventstore import OUTBOX_CHANNEL
 from redress.kafka import cluster_id, new_producer
 from redress.logging import get_logger
-from redress.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_REPUBLISHES
+from redress.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    OUTBOX_REPUBLISHES,
+)
 
 log = get_logger(__name__)
 
@@ -97,6 +102,7 @@ class OutboxRelay:
         while True:
             if time.monotonic() - last_check >= self.epoch_check_interval:
                 await self._check_broker_epoch()
+                await self._measure_age()
                 last_check = time.monotonic()
             wake.clear()
             sent = await self.publish_batch(producer)
@@ -104,6 +110,13 @@ class OutboxRelay:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.idle_wait)
+
+    async def _measure_age(self) -> None:
+        age = await self.pool.fetchval(
+            """SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
+               FROM outbox WHERE published_at IS NULL"""
+        )
+        OUTBOX_OLDEST_AGE.labels(self.service).set(float(age))
 
     async def _check_broker_epoch(self) -> None:
         epoch = await cluster_id(self.bootstrap_servers)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.annotations import Consumer, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -37,7 +37,7 @@ from redress.consumer import (
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.kafka import ensure_topics, new_producer, topics_for
 from redress.logging import configure_logging, get_logger
-from redress.metrics import HTTP_REQUESTS
+from redress.metrics import CONSUMER_LAG, HTTP_REQUESTS
 from redress.outbox import OutboxRelay
 from redress.settings import RuntimeSettings
 
@@ -191,7 +191,7 @@ class Service:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )
-        async def on_message(message: KafkaMessage) -> None:
+        async def on_message(message: KafkaMessage, reader: Consumer) -> None:
             record = message.raw_message
             raw = RawMessage(
                 topic=record.topic,  # type: ignore[union-attr]
@@ -202,6 +202,7 @@ class Service:
             )
             try:
                 await consumer.process(raw)
+                _record_lag(self.name, reader, raw)
             except Exception:
                 # infrastructure is down: do not commit; back off so the redelivery loop does
                 # not spin while the database is away
@@ -260,6 +261,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+def _record_lag(service: str, reader: Any, raw: RawMessage) -> None:
+    """How far behind the partition's end this consumer is, for ops dashboards and alerts."""
+    from aiokafka import TopicPartition
+
+    end = reader.highwater(TopicPartition(raw.topic, raw.partition))
+    if end is not None:
+        lag = max(0, end - raw.offset - 1)
+        CONSUMER_LAG.labels(service, raw.topic, str(raw.partition)).set(lag)
 
 
 async def poll_forever(what: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:

@@ -18,6 +18,7 @@ from redress import eventstore
 from redress.clock import london_today
 from redress.consumer import Clock
 from redress.logging import get_logger
+from redress.metrics import TIMERS_FIRED
 from redress.service import poll_forever
 from services.deadlines import store
 from services.deadlines.settings import DeadlinesSettings
@@ -90,6 +91,7 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
         await conn.execute(
             "UPDATE timers SET fired_at = $2 WHERE timer_id = $1", row["timer_id"], now
         )
+        TIMERS_FIRED.labels(row["timer"], row["kind"]).inc()
         log.info(
             "timer fired",
             timer=row["timer"],

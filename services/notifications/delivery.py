@@ -19,6 +19,7 @@ from redress import eventstore
 from redress.consumer import Clock
 from redress.db import Connection
 from redress.logging import get_logger
+from redress.metrics import NOTIFICATIONS
 from redress.service import poll_forever
 from services.notifications.channels import Channel, DeliveryError, Outgoing
 from services.notifications.compose import Route, queue
@@ -61,6 +62,8 @@ async def deliver_one(
             )
         except DeliveryError as exc:
             await _failed(conn, service, row, attempt, str(exc), settings, now)
+            final = attempt >= settings.max_attempts
+            NOTIFICATIONS.labels(row["channel"], "failed" if final else "retry").inc()
             return "retry"
         await conn.execute(
             """UPDATE notifications SET status = 'sent', attempts = $2, sent_at = $3,
@@ -84,6 +87,7 @@ async def deliver_one(
                 sent_at=now,
             ),
         )
+        NOTIFICATIONS.labels(row["channel"], "sent").inc()
         log.info(
             "notification sent",
             notification_id=str(row["notification_id"]),

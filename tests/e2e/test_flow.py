@@ -121,6 +121,17 @@ async def test_a_web_complaint_flows_through_all_five_services(system: System) -
 
         metrics = (await client.get(system.url("reporting", "/metrics"))).text
         assert re.search(
+            r'redress_consumer_lag\{partition="\d",service="reporting",'
+            r'topic="redress.case.v1"\} \d',
+            metrics,
+        )
+        outbox = (await client.get(system.url("casework", "/metrics"))).text
+        assert 'redress_outbox_oldest_age_seconds{service="casework"}' in outbox
+        sent = (await client.get(system.url("notifications", "/metrics"))).text
+        assert re.search(
+            r'redress_notifications_total\{channel="email",outcome="sent"\} [1-9]', sent
+        )
+        assert re.search(
             r'redress_events_consumed_total\{event_type="CaseOpened",result="applied",'
             r'service="reporting",topic="redress.case.v1"\} [1-9]',
             metrics,
