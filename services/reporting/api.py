@@ -8,6 +8,7 @@ import io
 import uuid
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,6 +76,22 @@ def _jsonable(value: Any) -> Any:
 Format = Annotated[str, Query(pattern="^(json|csv)$")]
 
 
+def drill_down(
+    f: reports.Filters, measures: tuple[str, ...], stage: int | None = None
+) -> dict[str, str]:
+    """Where to find the cases behind each figure of a row."""
+    base = {
+        "organisation_id": f.organisation_id,
+        "service_area": f.service_area,
+        "procedure": f.procedure,
+        "from": f.date_from,
+        "to": f.date_to,
+        "stage": stage,
+    }
+    query = {k: str(v) for k, v in base.items() if v is not None}
+    return {m: "/v1/reports/cases?" + urlencode({**query, "measure": m}) for m in measures}
+
+
 @router.get("/reports/volumes")
 async def volumes(
     request: Request,
@@ -92,13 +109,23 @@ async def volumes(
 async def timeliness(request: Request, f: Filter, format: Format = "json") -> Response:
     """Per stage: responses issued, within timescale (%), average working days; extensions and
     paused time beside them, so that pausing cannot quietly inflate the figure."""
-    return respond(await reports.timeliness(runtime_of(request).pool, f), format, "timeliness")
+    rows = await reports.timeliness(runtime_of(request).pool, f)
+    if format == "json":
+        for row in rows:
+            row["cases"] = drill_down(
+                f, ("responded", "within_timescale", "late", "extended", "paused"), row["stage"]
+            )
+    return respond(rows, format, "timeliness")
 
 
 @router.get("/reports/outcomes")
 async def outcomes(request: Request, f: Filter, format: Format = "json") -> Response:
     """Upheld, partly upheld and not upheld, per stage, of responses issued in the period."""
-    return respond(await reports.outcomes(runtime_of(request).pool, f), format, "outcomes")
+    rows = await reports.outcomes(runtime_of(request).pool, f)
+    if format == "json":
+        for row in rows:
+            row["cases"] = drill_down(f, ("upheld", "partly_upheld", "not_upheld"), row["stage"])
+    return respond(rows, format, "outcomes")
 
 
 @router.get("/reports/escalation")
