@@ -62,6 +62,8 @@ class Generated:
     learning_due: date | None = None
     learning_done: bool = False
     closed: bool = False
+    ombudsman_finding: str | None = None
+    postcode: str = "M1 1AE"
     events: list[EventPayload] = field(default_factory=list)
 
 
@@ -91,7 +93,7 @@ def generate(n: int, seed: int = 20261125) -> list[Generated]:
                     "stage": 1,
                     "received_at": received_at,
                     "summary": "x",
-                    "complainant": {"name": "n", "postcode": "M1 1AE"},
+                    "complainant": {"name": "n", "postcode": g.postcode},
                 }
             )
         )
@@ -250,6 +252,27 @@ def generate(n: int, seed: int = 20261125) -> list[Generated]:
                             case_id=case_id, action_id="L1", completed_on=g.learning_due
                         )
                     )
+        if g.stage2_responded_on and rnd.random() < 0.3:
+            g.ombudsman_finding = rnd.choice(
+                ["no_fault", "service_failure", "maladministration", None]
+            )
+            g.events.append(
+                ev.OmbudsmanEnquiryReceived(
+                    case_id=case_id,
+                    body="housing_ombudsman",
+                    ombudsman_reference=f"H{i}",  # type: ignore[arg-type]
+                    stage="investigation",
+                    received_on=g.stage2_responded_on + timedelta(days=30),
+                )
+            )  # type: ignore[arg-type]
+            if g.ombudsman_finding:
+                g.events.append(
+                    ev.OmbudsmanDecisionRecorded(
+                        case_id=case_id,
+                        decided_on=g.stage2_responded_on + timedelta(days=90),
+                        finding=g.ombudsman_finding,
+                    )
+                )  # type: ignore[arg-type]
         if g.responded_on and (g.escalated_on is None or g.stage2_responded_on):
             g.closed = True
             g.events.append(ev.CaseClosed(case_id=case_id, reason="answered"))
@@ -486,3 +509,27 @@ async def test_spso_closure_kpis(loaded: tuple[asyncpg.Pool, list[Generated]]) -
     assert closed["after_escalation"] == sum(g.escalated_on is not None for g in org)
     assert closed["at_stage_2"] == 0
     assert closed["at_stage_1_pct"] == round(100 * closed["at_stage_1"] / len(org), 1)
+
+
+async def test_ombudsman_and_postcode_districts(
+    loaded: tuple[asyncpg.Pool, list[Generated]],
+) -> None:
+    pool, cases = loaded
+    for f in FILTERS[:2]:
+        chosen = mine(cases, f)
+        rows = await reports.ombudsman(pool, f)
+        got = {(r["body"], r["finding"]): r["cases"] for r in rows}
+        expected = Counter(
+            ("housing_ombudsman", g.ombudsman_finding or "awaiting decision")
+            for g in chosen
+            if g.stage2_responded_on
+            and any(e.event_type == "OmbudsmanEnquiryReceived" for e in g.events)
+        )
+        assert got == dict(expected)
+        districts = {
+            d["district"]: d["complaints"]
+            for d in (await reports.places(pool, f))["postcode_districts"]
+        }
+        assert districts == dict(
+            Counter(g.postcode.split()[0] for g in chosen if g.kind == "complaint")
+        )
