@@ -246,13 +246,14 @@ async def on_deadline_event(ctx: EventContext) -> None:
 async def on_notification_sent(ctx: EventContext) -> None:
     p = ctx.payload
     assert isinstance(p, NotificationSent)
-    # the receipt (or the formal acknowledgement, whichever is first) acknowledges the resident
+    # the receipt or the formal acknowledgement, whichever went first, acknowledges the resident;
+    # "first" by when it was sent, not by when its event arrived, so that a replay agrees
     acknowledged = p.sent_at if p.template in ("receipt", "acknowledgement") else None
     await ctx.conn.execute(
         """INSERT INTO case_facts (case_id, acknowledgement_sent_at, notifications_sent)
            VALUES ($1, $2, 1)
            ON CONFLICT (case_id) DO UPDATE SET
-               acknowledgement_sent_at = coalesce(case_facts.acknowledgement_sent_at, $2),
+               acknowledgement_sent_at = least(case_facts.acknowledgement_sent_at, $2),
                notifications_sent = case_facts.notifications_sent + 1""",
         p.case_id,
         acknowledged,
