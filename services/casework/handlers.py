@@ -20,12 +20,11 @@ from contracts import (
 )
 from redress import eventstore
 from redress.consumer import EventContext
-from services.casework import store
+from services.casework import settings, store
 from services.casework.domain import case as domain
 from services.casework.domain.commands import OpenCase, Rejection
 from services.casework.domain.decide import decide
 from services.casework.organisations import procedure_for
-from services.casework.settings import CaseworkSettings
 
 _LONDON = ZoneInfo("Europe/London")
 
@@ -52,7 +51,7 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
             ctx.conn,
             submission.organisation_id,
             submission.service_area,
-            Procedure(CaseworkSettings().default_procedure),
+            Procedure(settings.current().default_procedure),
         ),
         submission=submission,
     )

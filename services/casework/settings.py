@@ -1,5 +1,7 @@
 """Casework's own settings."""
 
+from functools import lru_cache
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,3 +16,9 @@ class CaseworkSettings(BaseSettings):
     default_procedure: Procedure = Field(
         Procedure.HOUSING_OMBUDSMAN, validation_alias="REDRESS_DEFAULT_PROCEDURE"
     )
+
+
+@lru_cache(maxsize=1)
+def current() -> CaseworkSettings:
+    """Read once per process: handlers ask for it on every event."""
+    return CaseworkSettings()

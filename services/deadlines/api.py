@@ -16,10 +16,10 @@ from contracts.procedures import CountsFrom, rules_for
 from redress.auth import READERS, require
 from redress.clock import london_today
 from redress.service import runtime_of
+from services.deadlines import settings as deadline_settings
 from services.deadlines import store
 from services.deadlines.domain.calendar import LONDON, WorkingDayCalendar
 from services.deadlines.domain.compute import day, due_from, receipt_lead_in
-from services.deadlines.settings import DeadlinesSettings
 
 router = APIRouter(prefix="/v1", tags=["deadlines"])
 #: staff reads; the calculator stays public for the web form and the agents' screens
@@ -138,7 +138,7 @@ async def due_soon(
     """Open deadlines due from today to ``within`` working days ahead."""
     runtime = runtime_of(request)
     settings = await store.organisation(
-        runtime.pool, organisation_id, DeadlinesSettings().default_nation
+        runtime.pool, organisation_id, deadline_settings.current().default_nation
     )
     today = london_today(runtime.clock())
     until = settings.calendar.add_working_days(today, within)

@@ -19,6 +19,7 @@ from redress import eventstore
 from redress.clock import london_today
 from redress.consumer import EventContext
 from redress.db import Connection
+from services.deadlines import settings as deadline_settings
 from services.deadlines import store
 from services.deadlines.domain.case_deadlines import (
     CaseDeadlines,
@@ -26,7 +27,6 @@ from services.deadlines.domain.case_deadlines import (
     evolve,
     note_case_event,
 )
-from services.deadlines.settings import DeadlinesSettings
 
 
 def stream(case_id: uuid.UUID) -> str:
@@ -61,7 +61,7 @@ async def _apply(
 ) -> None:
     facts = note_case_event(state, payload)
     settings = await store.organisation(
-        ctx.conn, facts.organisation_id, DeadlinesSettings().default_nation
+        ctx.conn, facts.organisation_id, deadline_settings.current().default_nation
     )
     procedure = facts.procedure
     rules = rules_for(procedure, settings.stricter_timescales) if procedure else None

@@ -20,8 +20,8 @@ from redress.consumer import Clock
 from redress.logging import get_logger
 from redress.metrics import TIMERS_FIRED
 from redress.service import poll_forever
+from services.deadlines import settings as deadline_settings
 from services.deadlines import store
-from services.deadlines.settings import DeadlinesSettings
 
 log = get_logger(__name__)
 
@@ -62,7 +62,7 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
             )
         else:
             settings = await store.organisation(
-                conn, row["organisation_id"], DeadlinesSettings().default_nation
+                conn, row["organisation_id"], deadline_settings.current().default_nation
             )
             left = settings.calendar.working_days_between(london_today(now), row["due_on"])
             payload = DeadlineApproaching(

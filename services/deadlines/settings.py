@@ -1,5 +1,7 @@
 """Deadlines' own settings."""
 
+from functools import lru_cache
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,3 +15,9 @@ class DeadlinesSettings(BaseSettings):
     default_nation: Nation = Field(Nation.ENGLAND, validation_alias="REDRESS_DEFAULT_NATION")
     #: how often the timer scheduler looks for due reminders and breaches
     timer_poll_seconds: float = Field(1.0, gt=0, validation_alias="REDRESS_TIMER_POLL_SECONDS")
+
+
+@lru_cache(maxsize=1)
+def current() -> DeadlinesSettings:
+    """Read once per process: handlers ask for it on every event."""
+    return DeadlinesSettings()

@@ -20,10 +20,10 @@ from contracts import (
 )
 from contracts import case_events as ev
 from redress.consumer import EventContext
+from services.notifications import settings as notification_settings
 from services.notifications import store
 from services.notifications.compose import Route, long_date, queue, resident_route
 from services.notifications.letters import signposting
-from services.notifications.settings import NotificationSettings
 
 _TIMED = {FeedbackKind.COMPLAINT.value, FeedbackKind.MEMBER_ENQUIRY.value}
 _OUTCOME_WORDS = {"upheld": "upheld", "partly_upheld": "partly upheld", "not_upheld": "not upheld"}
@@ -88,7 +88,7 @@ async def _to_staff(
 
 
 def _staff_email(user: str | None) -> str:
-    settings = NotificationSettings()
+    settings = notification_settings.current()
     if not user:
         return settings.managers_email
     return user if "@" in user else f"{user}@{settings.staff_email_domain}"

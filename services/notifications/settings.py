@@ -1,5 +1,6 @@
 """Notifications' own settings."""
 
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -32,3 +33,9 @@ class NotificationSettings(BaseSettings):
     @property
     def print_queue(self) -> Path:
         return self.data_dir / "print"
+
+
+@lru_cache(maxsize=1)
+def current() -> NotificationSettings:
+    """Read once per process: handlers ask for it on every event."""
+    return NotificationSettings()
