@@ -1,0 +1,87 @@
+"""Fault tolerance for real: services killed with SIGKILL in the middle of a load of complaints
+are restarted by the supervisor, and every complaint still becomes one case with its deadlines,
+one receipt in the mail sink and one count in the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from contracts import Role
+from redress.embedded.smtp_sink import read_mailbox
+from tests.conftest import make_data_dir
+from tests.e2e.test_flow import COMPLAINT, submit
+from tests.e2e.test_up_restart import Up
+from tests.support import eventually
+
+ORG = "fault-council"
+
+
+def service_pid(module: str, port: int) -> int:
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if module in cmd and f"--port {port}" in cmd:
+            return int(proc.info["pid"])
+    raise AssertionError(f"no process for {module} on {port}")
+
+
+@pytest.mark.timeout(600)
+async def test_kill_9_under_load_loses_nothing_and_sends_nothing_twice() -> None:
+    data_dir = make_data_dir("redress-faults-") / "data"
+    up = Up(data_dir)
+    try:
+        up.start()
+        system = up.system()
+        reader = system.auth(Role.AUDITOR, "reader")
+        async with httpx.AsyncClient(timeout=30, headers=reader) as client:
+            emails = [f"resident{i}@example.org" for i in range(40)]
+
+            async def complain(i: int) -> dict[str, Any]:
+                body = {
+                    **COMPLAINT,
+                    "organisation_id": ORG,
+                    "complainant": {**COMPLAINT["complainant"], "email": emails[i]},
+                }  # type: ignore[dict-item]
+                return await submit(client, system, body)
+
+            first = await asyncio.gather(*(complain(i) for i in range(20)))
+            for name in ("casework", "notifications", "deadlines"):
+                os.kill(service_pid(f"services.{name}.app", up.ports[name]), signal.SIGKILL)
+            second = await asyncio.gather(*(complain(i) for i in range(20, 40)))
+            assert len({r["submission_id"] for r in first + second}) == 40
+
+            async def all_counted() -> dict[str, Any] | None:
+                try:
+                    r = await client.get(
+                        system.url("reporting", "/v1/reports/summary"),
+                        params={"organisation_id": ORG},
+                    )
+                except httpx.HTTPError:
+                    return None
+                s = r.json()
+                done = s["cases_opened"] == 40 and s["cases_acknowledged"] == 40
+                return s if done else None
+
+            summary = await eventually(
+                all_counted, timeout=180, what="all 40 complaints through every service"
+            )
+            assert summary["cases_with_deadlines"] == 40
+            assert summary["notifications_sent"] == 40
+        receipts = [
+            m["To"]
+            for m in read_mailbox(data_dir / "mail")
+            if m["Subject"].startswith("We have received")
+        ]
+        assert sorted(receipts) == sorted(emails)  # one each: none lost, none twice
+        log = up.output.read_text()
+        assert "restarting" in log  # the supervisor brought the killed services back
+        assert up.ctrl_c() == 0, log
+    finally:
+        if up.process is not None and up.process.poll() is None:
+            up.process.kill()
