@@ -85,6 +85,8 @@ class EmbeddedPostgres:
         return self.dsn
 
     def stop(self) -> None:
+        if not hasattr(self, "bin_dir"):  # a handle on a server another process started
+            self.bin_dir = self._usable_binaries() / "bin"
         if (self.pgdata / "postmaster.pid").exists():
             self._run(
                 "pg_ctl",

@@ -85,3 +85,45 @@ async def test_kill_9_under_load_loses_nothing_and_sends_nothing_twice() -> None
     finally:
         if up.process is not None and up.process.poll() is None:
             up.process.kill()
+
+
+@pytest.mark.timeout(600)
+async def test_postgresql_restart_the_services_carry_on() -> None:
+    from redress.embedded.postgres import EmbeddedPostgres
+
+    data_dir = make_data_dir("redress-pg-restart-") / "data"
+    up = Up(data_dir)
+    try:
+        up.start()
+        system = up.system()
+        reader = system.auth(Role.AUDITOR, "reader")
+        postgres = EmbeddedPostgres(data_dir, int(up.env["REDRESS_PG_PORT"]))
+        async with httpx.AsyncClient(timeout=30, headers=reader) as client:
+            before = await submit(client, system, {**COMPLAINT, "organisation_id": ORG})
+            postgres.stop()
+            await asyncio.sleep(2)  # the services notice: queries fail, consumers hold back
+            postgres.start()
+
+            async def submitted() -> dict[str, Any] | None:
+                r = await client.post(
+                    system.url("intake", "/v1/submissions"),
+                    json={**COMPLAINT, "organisation_id": ORG},
+                )
+                return r.json() if r.status_code == 202 else None
+
+            after = await eventually(submitted, what="intake takes complaints again")
+
+            async def both() -> dict[str, Any] | None:
+                r = await client.get(
+                    system.url("reporting", "/v1/reports/summary"), params={"organisation_id": ORG}
+                )
+                s = r.json() if r.status_code == 200 else None
+                return s if s and s["cases_acknowledged"] == 2 else None
+
+            summary = await eventually(both, timeout=120, what="both complaints all the way")
+            assert summary["cases_opened"] == 2
+            assert before["submission_id"] != after["submission_id"]
+        assert up.ctrl_c() == 0, up.output.read_text()
+    finally:
+        if up.process is not None and up.process.poll() is None:
+            up.process.kill()
