@@ -79,6 +79,20 @@ class Adjustment(StrEnum):
     EASY_READ = "easy_read"
 
 
+class TriageHint(StrEnum):
+    """What intake noticed in the words, for a person to confirm: never a decision."""
+
+    SAFEGUARDING = "safeguarding"
+    SUBJECT_ACCESS = "subject_access"
+    FREEDOM_OF_INFORMATION = "freedom_of_information"
+    MEDIA_OR_LEGAL_RISK = "media_or_legal_risk"
+
+
+class MemberRole(StrEnum):
+    MP = "mp"
+    COUNCILLOR = "councillor"
+
+
 class DeadlineKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     RESPONSE = "response"
@@ -103,6 +117,28 @@ class Complainant(BaseModel):
     _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
 
 
+class PlaceComplainedAbout(BaseModel):
+    """Where the problem is (which may not be where the resident lives)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str | None = Field(default=None, max_length=500)
+    postcode: str | None = Field(default=None, max_length=10)
+
+    _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
+
+
+class Member(BaseModel):
+    """An MP or councillor raising a matter for a resident (a member enquiry)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: MemberRole
+    email: EmailStr | None = None
+    constituency_or_ward: str | None = Field(default=None, max_length=200)
+
+
 @register_event
 class FeedbackSubmitted(EventPayload):
     """A resident's complaint, compliment or comment was received on some channel."""
@@ -120,6 +156,11 @@ class FeedbackSubmitted(EventPayload):
     summary: str = Field(min_length=1, max_length=20_000)
     outcome_sought: str | None = Field(default=None, max_length=5_000)
     complainant: Complainant
+    location: PlaceComplainedAbout | None = None
+    agent_id: str | None = Field(default=None, max_length=100)
+    member: Member | None = None
+    consent_given: bool | None = None
+    triage_hints: list[TriageHint] = Field(default_factory=list)
 
 
 @register_event
@@ -142,6 +183,9 @@ class CaseOpened(EventPayload):
     received_at: AwareDatetime
     summary: str
     complainant: Complainant
+    location: PlaceComplainedAbout | None = None
+    triage_hints: list[TriageHint] = Field(default_factory=list)
+    member: Member | None = None
 
 
 class _DeadlineEvent(EventPayload):

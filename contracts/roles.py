@@ -6,6 +6,7 @@ from enum import StrEnum
 
 class Role(StrEnum):
     OFFICER = "officer"
+    AGENT = "agent"  # a contact-centre agent keying in calls and visits
     MANAGER = "manager"
     SERVICE_RESPONDER = "service_responder"
     AUDITOR = "auditor"

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, new_envelope
+from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, Role, new_envelope
+from contracts.events import Member, PlaceComplainedAbout
 from redress import eventstore
-from redress.auth import READERS, require
+from redress.auth import READERS, Identity, require
 from redress.service import runtime_of
 from services.intake import store
+from services.intake.domain.hints import hints
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
 
@@ -37,6 +40,9 @@ class SubmissionRequest(BaseModel):
         None, description="When it reached us, for letters and calls keyed in later"
     )
     complainant: Complainant
+    location: PlaceComplainedAbout | None = Field(
+        None, description="Where the problem is, if not at the complainant's address"
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> SubmissionRequest:
@@ -67,11 +73,26 @@ async def submit(
 ) -> SubmissionReceipt:
     """Record a submission and emit `FeedbackSubmitted`. A retried request with the same
     ``Idempotency-Key`` gets the first receipt back instead of a second case."""
+    fields = body.model_dump(exclude={"received_at"})
+    return await _take(
+        request, fields, body.received_at, f"channel:{body.channel.value}", idempotency_key
+    )  # type: ignore[return-value]
+
+
+async def _take(
+    request: Request,
+    fields: dict[str, Any],
+    received_at: datetime | None,
+    actor: str,
+    idempotency_key: str | None,
+) -> SubmissionReceipt | JSONResponse:
+    """One way in for every channel: validate the time, add triage hints, store the submission
+    and its event in one transaction."""
     runtime = runtime_of(request)
     now = runtime.clock()
-    received_at = body.received_at or now
+    received_at = received_at or now
     if received_at > now + _FUTURE_TOLERANCE:
-        return JSONResponse(  # type: ignore[return-value]
+        return JSONResponse(
             {
                 "detail": "invalid request",
                 "errors": [{"field": "received_at", "reason": "must not be in the future"}],
@@ -80,16 +101,13 @@ async def submit(
         )
     submission_id = uuid.uuid4()
     correlation_id = uuid.uuid4()
-    payload = FeedbackSubmitted(
-        submission_id=submission_id,
-        kind=body.kind,
-        channel=body.channel,
-        organisation_id=body.organisation_id,
-        service_area=body.service_area,
-        received_at=received_at,
-        summary=body.summary,
-        outcome_sought=body.outcome_sought,
-        complainant=body.complainant,
+    payload = FeedbackSubmitted.model_validate(
+        {
+            **fields,
+            "submission_id": submission_id,
+            "received_at": received_at,
+            "triage_hints": hints(fields.get("summary"), fields.get("outcome_sought")),
+        }
     )
     envelope = new_envelope(
         payload,
@@ -97,7 +115,7 @@ async def submit(
         stream_version=1,
         occurred_at=received_at,
         recorded_at=now,
-        actor=f"channel:{body.channel.value}",
+        actor=actor,
         correlation_id=correlation_id,
     )
     async with runtime.pool.acquire() as conn:
@@ -124,6 +142,81 @@ async def submit(
         received_at=received_at,
         correlation_id=correlation_id,
     )
+
+
+class AgentSubmission(BaseModel):
+    """A call or visit keyed in by a contact-centre agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FeedbackKind = FeedbackKind.COMPLAINT
+    channel: Channel = Field(Channel.PHONE, description="phone or face_to_face")
+    organisation_id: str = Field("default", min_length=1, max_length=100)
+    service_area: str | None = Field(None, max_length=100)
+    summary: str = Field(min_length=1, max_length=20_000)
+    outcome_sought: str | None = Field(None, max_length=5_000)
+    call_time: AwareDatetime = Field(description="When the call or visit took place")
+    complainant: Complainant
+    location: PlaceComplainedAbout | None = None
+    read_back_confirmed: bool = Field(
+        description="The agent read the summary back and the caller agreed it"
+    )
+    member: Member | None = Field(None, description="For a member enquiry: the MP or councillor")
+    consent_given: bool | None = Field(
+        None, description="For a member enquiry: the resident agreed to the member acting"
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> AgentSubmission:
+        if self.channel not in (Channel.PHONE, Channel.FACE_TO_FACE):
+            raise ValueError("agents key in phone calls and face-to-face visits")
+        if not self.read_back_confirmed:
+            raise ValueError("read the summary back to the caller and confirm it first")
+        if self.kind is FeedbackKind.MEMBER_ENQUIRY:
+            if self.member is None:
+                raise ValueError("a member enquiry needs the MP's or councillor's details")
+            if self.consent_given is not True:
+                raise ValueError("a member enquiry needs the resident's consent")
+        elif self.member is not None:
+            raise ValueError("member details belong to a member enquiry")
+        c = self.complainant
+        if not (c.email or c.phone or c.address):
+            raise ValueError("complainant needs at least one of email, phone or address")
+        return self
+
+
+class AgentReceipt(SubmissionReceipt):
+    read_back: str
+
+
+@router.post("/agent/submissions", status_code=202, response_model=AgentReceipt)
+async def agent_submit(
+    body: AgentSubmission,
+    request: Request,
+    agent: Identity = Depends(require(Role.AGENT, Role.OFFICER, Role.MANAGER, Role.ADMIN)),
+    idempotency_key: str | None = Header(None, max_length=200),
+) -> Any:
+    """For contact-centre agents: the same validation as the public form, plus who took the
+    call, when, and a summary to read back to the caller before they hang up."""
+    fields = body.model_dump(exclude={"call_time", "read_back_confirmed"})
+    fields["agent_id"] = agent.user
+    taken = await _take(request, fields, body.call_time, f"agent:{agent.user}", idempotency_key)
+    if isinstance(taken, JSONResponse):
+        return taken
+    about = f" about {body.service_area}" if body.service_area else ""
+    on_behalf = (
+        f" {body.member.role.value.upper() if body.member.role.value == 'mp' else 'Councillor'}"
+        f" {body.member.name} has raised this for {body.complainant.name}."
+        if body.member
+        else ""
+    )
+    read_back = (
+        f"We have logged your {body.kind.value.replace('_', ' ')}{about}.{on_behalf} "
+        f"You will get a reference number by "
+        f"{body.complainant.preferred_contact.value.replace('phone', 'text or phone')} shortly. "
+        f"What we have noted: {body.summary}"
+    )
+    return AgentReceipt(**taken.model_dump(), read_back=read_back)
 
 
 @router.get(

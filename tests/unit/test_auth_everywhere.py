@@ -108,6 +108,7 @@ async def test_no_token_bad_token_forged_token_expired_token(
 
 
 WRONG_ROLE = [
+    ("intake", "POST", "/v1/agent/submissions", Role.AUDITOR),
     ("casework", "POST", "/v1/cases/{case_id}/triage", Role.AUDITOR),
     ("casework", "POST", "/v1/cases/{case_id}/redress-approvals", Role.OFFICER),
     ("casework", "POST", "/v1/cases/{case_id}/service-responses", Role.AUDITOR),

@@ -190,6 +190,8 @@ class Case:
     contacts: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     ombudsman: OmbudsmanCase | None = None
+    #: what intake noticed in the words (safeguarding, SAR, FOI, risk), for a person to confirm
+    triage_hints: tuple[str, ...] = ()
     version: int = 0
 
     @property
@@ -266,6 +268,7 @@ def _apply(state: Case, e: EventPayload) -> Case:
                 lifecycle=Lifecycle.NEW,
                 stage=e.stage,
                 stages=(StageRecord(number=e.stage),),
+                triage_hints=tuple(h.value for h in e.triage_hints),
             )
         case ev.CaseTriaged():
             return replace(

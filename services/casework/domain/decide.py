@@ -102,6 +102,9 @@ def _open_case(state: Case, cmd: c.OpenCase) -> Decision:
             received_at=sub.received_at,
             summary=sub.summary,
             complainant=sub.complainant,
+            location=sub.location,
+            triage_hints=sub.triage_hints,
+            member=sub.member,
         )
     ]
 
