@@ -83,8 +83,7 @@ async def test_kill_9_under_load_loses_nothing_and_sends_nothing_twice() -> None
         assert "restarting" in log  # the supervisor brought the killed services back
         assert up.ctrl_c() == 0, log
     finally:
-        if up.process is not None and up.process.poll() is None:
-            up.process.kill()
+        up.cleanup()
 
 
 @pytest.mark.timeout(600)
@@ -125,5 +124,4 @@ async def test_postgresql_restart_the_services_carry_on() -> None:
             assert before["submission_id"] != after["submission_id"]
         assert up.ctrl_c() == 0, up.output.read_text()
     finally:
-        if up.process is not None and up.process.poll() is None:
-            up.process.kill()
+        up.cleanup()

@@ -68,6 +68,30 @@ class Up:
                 assert time.monotonic() < deadline, self.output.read_text()
                 time.sleep(0.3)
 
+    def cleanup(self) -> None:
+        """Whatever happened in the test, leave nothing running: ask nicely, then make sure."""
+        import json
+
+        import psutil
+
+        from redress.embedded.postgres import EmbeddedPostgres
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        state = self.data_dir / "supervisor.json"
+        if state.exists():
+            for pid in json.loads(state.read_text()).get("pids", []):
+                try:
+                    psutil.Process(pid).kill()
+                except psutil.Error:
+                    pass
+        if (self.data_dir / "postgres" / "postmaster.pid").exists():
+            EmbeddedPostgres(self.data_dir, int(self.env["REDRESS_PG_PORT"])).stop()
+
     def ctrl_c(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
@@ -155,7 +179,6 @@ async def test_ctrl_c_and_start_again_keeps_cases_and_sends_nothing_twice() -> N
             assert len(await deliveries(client, system, case["case_id"])) == 1
         assert up.ctrl_c() == 0, up.output.read_text()
     finally:
-        if up.process is not None and up.process.poll() is None:
-            up.process.kill()
+        up.cleanup()
     assert modes(outside) == outside_modes, "start-up changed permissions outside its data dir"
     shutil.rmtree(data_dir.parent, ignore_errors=True)
