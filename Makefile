@@ -37,13 +37,13 @@ schemas: $(STAMP)
 clean:
 	rm -rf $(VENV) .redress
 
-# Debian's chromium, for the dashboard's browser test: installed when missing and we are root
+# Debian's chromium, for the browser tests (Playwright drives it): installed when missing and we are root
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium for the dashboard's browser test"; \
+	    echo "installing Debian's chromium for the browser tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	      >/dev/null 2>&1 || echo "could not install chromium: the browser test will be skipped"; \
+	      >/dev/null 2>&1 || echo "could not install chromium: the browser tests will be skipped"; \
 	  else \
-	    echo "chromium not found: the browser test will be skipped (as root, make test installs it)"; \
+	    echo "chromium not found: the browser tests will be skipped (as root, make test installs it)"; \
 	  fi; }

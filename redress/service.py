@@ -40,6 +40,7 @@ from redress.logging import configure_logging, get_logger
 from redress.metrics import CONSUMER_LAG, HTTP_REQUESTS
 from redress.outbox import OutboxRelay
 from redress.settings import RuntimeSettings
+from redress.web import add_security_headers
 
 log = get_logger(__name__)
 
@@ -92,6 +93,7 @@ class Service:
         app.add_exception_handler(RequestValidationError, _validation_error)
         self._add_operational_routes(app)
         self._count_requests(app)
+        add_security_headers(app)
         if self.router is not None:
             app.include_router(self.router)
         return app

@@ -57,3 +57,6 @@ def system(stack: Stack) -> Iterator[System]:
         supervisor.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+from tests.browser import browser, page  # noqa: E402,F401  (fixtures for the browser tests)
