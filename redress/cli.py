@@ -16,12 +16,17 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
 console = Console()
 
 
 @app.command()
 def up(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream service logs here."),
+    replicas: int = typer.Option(
+        1, min=1, max=8, help="Processes per service, in one consumer group (scale-out)."
+    ),
 ) -> None:
     """Start PostgreSQL, the broker and all five services; Ctrl-C stops them all.
 
@@ -34,7 +39,7 @@ def up(
     from redress.settings import RuntimeSettings
 
     settings = RuntimeSettings()
-    supervisor = Supervisor(settings, verbose=verbose, say=console.print)
+    supervisor = Supervisor(settings, replicas=replicas, verbose=verbose, say=console.print)
     # Ctrl-C during start-up still stops what was started
     signal.signal(signal.SIGINT, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -53,6 +58,120 @@ def up(
     console.print(f"data: {supervisor.data_dir}   logs: {supervisor.log_dir}")
     run_until_stopped(supervisor)
     console.print("stopped")
+
+
+def _known_service(name: str) -> str:
+    from redress.settings import SERVICES
+
+    if name not in SERVICES:
+        console.print(f"[red]unknown service {name!r}[/red]: {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    return name
+
+
+@app.command()
+def serve(
+    service: str = typer.Argument(
+        ..., help="intake, casework, deadlines, notifications or reporting"
+    ),
+    host: str = typer.Option(None, help="Address to listen on (default REDRESS_HTTP_HOST)."),
+    port: int = typer.Option(None, help="Port (default REDRESS_<SERVICE>_PORT or its default)."),
+) -> None:
+    """Run ONE service in this process, against DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS: what
+    a container or a process manager runs, one replica per process.
+
+    Example: REDRESS_HTTP_HOST=0.0.0.0 redress serve casework
+    """
+    import uvicorn
+
+    from redress.settings import SERVICES, RuntimeSettings, service_port
+
+    _known_service(service)
+    settings = RuntimeSettings()
+    uvicorn.run(
+        SERVICES[service][1],
+        host=host or settings.http_host,
+        port=port or service_port(service),
+        log_level="warning",
+        access_log=False,
+        # a container stops with SIGTERM: let the lifespan close consumers and the relay
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command()
+def migrate(
+    services: list[str] = typer.Argument(None, help="Which services (default: all five)."),
+) -> None:
+    """Create each service's schema and apply its migrations, as start-up would: for an init
+    job that runs before the replicas, or a check after an upgrade.
+
+    Example: DATABASE_URL=postgresql://redress:pw@db/redress redress migrate
+    """
+    import asyncio
+
+    from redress.rebuild import load_service
+    from redress.settings import SERVICES, RuntimeSettings
+
+    settings = RuntimeSettings()
+    chosen = [_known_service(s) for s in services] if services else list(SERVICES)
+    try:
+        for name in chosen:
+            applied = asyncio.run(load_service(name).migrate(settings.dsn))
+            console.print(f"{name}: {', '.join(applied) if applied else 'up to date'}")
+    except Exception as exc:
+        console.print(f"[red]migration failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@topics_app.command("create")
+def create_topics(
+    partitions: int = typer.Option(
+        None, min=1, help="Partitions per topic (default REDRESS_TOPIC_PARTITIONS)."
+    ),
+    replication: int = typer.Option(
+        None, min=1, help="Replication factor (default REDRESS_TOPIC_REPLICATION)."
+    ),
+) -> None:
+    """Create every topic Redress uses (the event topics and each consuming service's
+    dead-letter topics) that is missing, kept forever and, when replicated, with
+    min.insync.replicas of 2. Existing topics are left as they are.
+
+    Example: KAFKA_BOOTSTRAP_SERVERS=kafka-1:9092 redress topics create --partitions 12 \
+    --replication 3
+    """
+    import asyncio
+
+    from redress.kafka import cluster_topic_configs, describe_topics, ensure_topics
+    from redress.rebuild import load_service
+    from redress.settings import SERVICES, RuntimeSettings
+
+    settings = RuntimeSettings()
+    count = partitions or settings.topic_partitions
+    factor = replication or settings.topic_replication
+    wanted = sorted({t for name in SERVICES for t in load_service(name).topics()})
+
+    async def run() -> tuple[list[str], dict[str, int]]:
+        created = await ensure_topics(
+            settings.bootstrap_servers,
+            wanted,
+            partitions=count,
+            replication=factor,
+            configs=cluster_topic_configs(factor),
+        )
+        return created, await describe_topics(settings.bootstrap_servers, wanted)
+
+    try:
+        created, described = asyncio.run(run())
+    except Exception as exc:
+        console.print(f"[red]could not create topics:[/red] {exc}")
+        raise typer.Exit(1) from None
+    table = Table(title=f"topics on {settings.bootstrap_servers}")
+    for column in ("topic", "partitions", "created now"):
+        table.add_column(column)
+    for topic in wanted:
+        table.add_row(topic, str(described.get(topic, "?")), "yes" if topic in created else "")
+    console.print(table)
 
 
 @app.command()

@@ -38,10 +38,16 @@ def topics_for(consumers: dict[str, Iterable[str]]) -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], *, partitions: int, replication: int
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication: int,
+    configs: dict[str, str] | None = None,
 ) -> list[str]:
     """Create whatever is missing; returns what it created. Safe to call from several
-    processes at once: 'already exists' is success."""
+    processes at once: 'already exists' is success. ``configs`` are topic configs (say
+    ``min.insync.replicas``) given to every topic it creates; existing topics are left alone."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
     await admin.start()
     try:
@@ -50,7 +56,10 @@ async def ensure_topics(
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(name, partitions, replication) for name in missing]
+            [
+                NewTopic(name, partitions, replication, topic_configs=dict(configs or {}))
+                for name in missing
+            ]
         )
         created = []
         for topic, code, message in (e[:3] for e in response.topic_errors):
@@ -69,5 +78,26 @@ async def cluster_id(bootstrap_servers: str) -> str:
     try:
         described = await admin.describe_cluster()
         return str(described["cluster_id"])
+    finally:
+        await admin.close()
+
+
+def cluster_topic_configs(replication: int) -> dict[str, str]:
+    """What a replicated cluster's topics need: the log is the system of record (projections
+    are rebuilt from it), so it is kept forever; and a write counts only once a majority of
+    replicas has it (with replication 3, two)."""
+    configs = {"retention.ms": "-1"}
+    if replication > 1:
+        configs["min.insync.replicas"] = str(max(1, min(2, replication - 1)))
+    return configs
+
+
+async def describe_topics(bootstrap_servers: str, topics: Iterable[str]) -> dict[str, int]:
+    """Each topic's partition count, for operators checking what exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+        return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
     finally:
         await admin.close()

@@ -43,6 +43,12 @@ CONSUMER_LAG = Gauge(
     "Messages on a partition not yet processed by this service's consumer group",
     ["service", "topic", "partition"],
 )
+ASSIGNED_PARTITIONS = Gauge(
+    "redress_consumer_assigned_partitions",
+    "Partitions of a topic this replica consumes now; replicas of a service share them, and when "
+    "one dies the others take its partitions over",
+    ["service", "topic"],
+)
 OUTBOX_OLDEST_AGE = Gauge(
     "redress_outbox_oldest_age_seconds",
     "Age of the oldest outbox row not yet published (0 when none waits)",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka import ConsumerRebalanceListener
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -37,7 +38,7 @@ from redress.consumer import (
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.kafka import ensure_topics, new_producer, topics_for
 from redress.logging import configure_logging, get_logger
-from redress.metrics import CONSUMER_LAG, HTTP_REQUESTS
+from redress.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, HTTP_REQUESTS
 from redress.outbox import OutboxRelay
 from redress.settings import RuntimeSettings
 from redress.web import add_security_headers
@@ -85,6 +86,26 @@ class Service:
     def dead_letter_topics(self) -> list[str]:
         return [dead_letter_topic(s.topic, self.group) for s in self.subscriptions]
 
+    def topics(self) -> list[str]:
+        """Every topic this service needs: the base topics and its own dead-letter topics."""
+        return topics_for({self.group: [s.topic for s in self.subscriptions]})
+
+    def migration_sources(self) -> list[tuple[str, Path]]:
+        """The runtime's tables, then the service's own."""
+        sources = [("runtime", RUNTIME_MIGRATIONS)]
+        if self.migrations is not None:
+            sources.append((self.name, self.migrations))
+        return sources
+
+    async def migrate(self, dsn: str) -> list[str]:
+        """Apply the service's migrations to its schema (what start-up does, for an init job
+        that runs before any replica starts)."""
+        pool = await create_pool(dsn, self.name, max_size=2)
+        try:
+            return await apply_migrations(pool, self.name, self.migration_sources())
+        finally:
+            await pool.close()
+
     def create_app(self, settings: RuntimeSettings | None = None) -> FastAPI:
         settings = settings or RuntimeSettings()
         configure_logging(self.name, settings.log_level)
@@ -102,17 +123,14 @@ class Service:
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             pool = await create_pool(settings.dsn, self.name, max_size=settings.db_pool_max)
-            sources = [("runtime", RUNTIME_MIGRATIONS)]
-            if self.migrations is not None:
-                sources.append((self.name, self.migrations))
-            applied = await apply_migrations(pool, self.name, sources)
+            applied = await apply_migrations(pool, self.name, self.migration_sources())
             if applied:
                 log.info("migrations applied", applied=applied)
 
             async def make_topics() -> object:
                 return await ensure_topics(
                     settings.bootstrap_servers,
-                    topics_for({self.group: [s.topic for s in self.subscriptions]}),
+                    self.topics(),
                     partitions=settings.topic_partitions,
                     replication=settings.topic_replication,
                 )
@@ -192,6 +210,7 @@ class Service:
             group_id=self.group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=_AssignmentGauge(self.name, [s.topic for s in self.subscriptions]),
         )
         async def on_message(message: KafkaMessage, reader: Consumer) -> None:
             record = message.raw_message
@@ -263,6 +282,28 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+class _AssignmentGauge(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Keeps ``redress_consumer_assigned_partitions`` true after every rebalance, so an operator
+    (and the fail-over test) can see which replica holds how many partitions."""
+
+    def __init__(self, service: str, topics: list[str]) -> None:
+        self.service = service
+        self.topics = topics
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for topic in self.topics:
+            ASSIGNED_PARTITIONS.labels(self.service, topic).set(0)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        for topic in self.topics:
+            held = sum(1 for tp in assigned if tp.topic == topic)
+            ASSIGNED_PARTITIONS.labels(self.service, topic).set(held)
+        log.info(
+            "partitions assigned",
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
 
 
 def _record_lag(service: str, reader: Any, raw: RawMessage) -> None:

@@ -4,6 +4,10 @@ machine, started in order, watched, restarted if one dies, and stopped cleanly o
 Either half of the embedded stack is skipped when its environment variable points elsewhere
 (``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``), so the same command runs the services against a
 real cluster.
+
+Each service may run as several replicas (``replicas=2``): separate processes in the service's
+one consumer group, the first on the service's port and the others on free ports, which is how
+scale-out and fail-over are shown on one machine.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,10 +41,18 @@ class ServiceProcess:
     name: str
     port: int
     module: str
+    #: 1 for the first replica of a service, 2 for the second, ...
+    replica: int = 1
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
     log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """``casework`` for the first replica, ``casework-2`` for the second: names in logs,
+        in the listening table and of log files."""
+        return self.name if self.replica == 1 else f"{self.name}-{self.replica}"
 
 
 class Supervisor:
@@ -48,6 +61,7 @@ class Supervisor:
         settings: RuntimeSettings,
         *,
         services: list[str] | None = None,
+        replicas: int = 1,
         verbose: bool = False,
         say: Callable[[str], object] = print,
     ) -> None:
@@ -59,9 +73,18 @@ class Supervisor:
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
         self.smtp: SmtpSink | None = None
+        if replicas < 1:
+            raise ValueError("replicas must be at least 1")
         names = services or list(SERVICES)
         self.services = [
-            ServiceProcess(name, service_port(name), SERVICES[name][1]) for name in names
+            ServiceProcess(
+                name,
+                service_port(name) if replica == 1 else _free_port(settings.http_host),
+                SERVICES[name][1],
+                replica,
+            )
+            for name in names
+            for replica in range(1, replicas + 1)
         ]
         self._stopping = threading.Event()
 
@@ -110,7 +133,7 @@ class Supervisor:
 
     def _spawn(self, svc: ServiceProcess) -> None:
         if svc.log is None and not self.verbose:
-            svc.log = (self.log_dir / f"{svc.name}.log").open("ab")
+            svc.log = (self.log_dir / f"{svc.label}.log").open("ab")
         out = None if self.verbose else svc.log
         svc.process = subprocess.Popen(
             [
@@ -136,7 +159,7 @@ class Supervisor:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {svc.name: svc for svc in self.services}
+        pending = {svc.label: svc for svc in self.services}
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name, svc in list(pending.items()):
@@ -169,7 +192,7 @@ class Supervisor:
                 if time.monotonic() - svc.started_at < pause:
                     continue
                 svc.restarts += 1
-                self._say(f"{svc.name} exited with {code}; restarting (restart {svc.restarts})")
+                self._say(f"{svc.label} exited with {code}; restarting (restart {svc.restarts})")
                 self._spawn(svc)
                 self._write_pids()
 
@@ -199,8 +222,18 @@ class Supervisor:
             self.postgres.stop()
         (self.data_dir / "supervisor.json").unlink(missing_ok=True)
 
+    def replicas_of(self, name: str) -> list[ServiceProcess]:
+        """The processes of one service, first replica first."""
+        return [svc for svc in self.services if svc.name == name]
+
+    def urls(self, name: str) -> list[str]:
+        """Where each replica of a service answers HTTP, first replica first."""
+        return [f"http://{self.settings.http_host}:{s.port}" for s in self.replicas_of(name)]
+
     def listening(self) -> list[tuple[str, str]]:
-        rows = [(svc.name, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services]
+        rows = [
+            (svc.label, f"http://{self.settings.http_host}:{svc.port}") for svc in self.services
+        ]
         rows.append(("postgres", self.settings.dsn))
         rows.append(("kafka", self.settings.bootstrap_servers))
         smtp = f"{self.settings.smtp_host or '127.0.0.1'}:{self.settings.smtp_port}"
@@ -240,6 +273,13 @@ class Supervisor:
 
     def _say(self, text: str) -> None:
         self.say(text)
+
+
+def _free_port(host: str) -> int:
+    """A port for a second or later replica: the operator fixes only the first one's."""
+    with socket.socket() as sock:
+        sock.bind((host if host not in ("0.0.0.0", "") else "127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_until_stopped(supervisor: Supervisor) -> None:
