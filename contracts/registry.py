@@ -89,7 +89,13 @@ def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dic
         step = spec.upcasters.get(version)
         if step is None:
             raise UnknownEventType(f"{event_type}: no upcaster from v{version}")
-        data = step(dict(data))
+        try:
+            data = step(dict(data))
+        except Exception as exc:
+            # an old payload missing what its upcaster expects is a bad message, not a crash
+            raise ContractError(
+                f"{event_type} v{version} payload cannot be upcast: {exc!r}"[:500]
+            ) from exc
     return data
 
 
