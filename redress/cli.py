@@ -18,6 +18,11 @@ contracts_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+dlq_app = typer.Typer(
+    help="Dead-letter topics: inspect, fix and re-publish what consumers gave up on.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 
@@ -172,6 +177,132 @@ def create_topics(
     for topic in wanted:
         table.add_row(topic, str(described.get(topic, "?")), "yes" if topic in created else "")
     console.print(table)
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """Every dead-letter topic (<topic>.dlq.<service>) and how many messages it holds.
+
+    Example: redress dlq list
+    """
+    import asyncio
+
+    from redress.deadletters import dead_letter_counts
+    from redress.settings import RuntimeSettings
+
+    settings = RuntimeSettings()
+    try:
+        counts = asyncio.run(dead_letter_counts(settings.bootstrap_servers))
+    except Exception as exc:
+        console.print(f"[red]could not list dead-letter topics:[/red] {exc}")
+        raise typer.Exit(1) from None
+    table = Table(title=f"dead-letter topics on {settings.bootstrap_servers}")
+    table.add_column("topic")
+    table.add_column("messages", justify="right")
+    for topic, count in counts.items():
+        table.add_row(topic, str(count))
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: str = typer.Argument(
+        ..., help="A dead-letter topic, e.g. redress.case.v1.dlq.reporting"
+    ),
+    limit: int = typer.Option(50, min=1, help="Show at most this many."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line, whole values."),
+) -> None:
+    """The messages on a dead-letter topic with the cause each consumer recorded, and where
+    each came from. PARTITION:OFFSET picks one for `redress dlq replay`.
+
+    Example: redress dlq show redress.case.v1.dlq.reporting --json > letters.jsonl
+    """
+    import asyncio
+    import json
+
+    from redress.deadletters import read_dead_letters
+    from redress.settings import RuntimeSettings
+
+    settings = RuntimeSettings()
+    try:
+        letters = asyncio.run(read_dead_letters(settings.bootstrap_servers, topic, limit=limit))
+    except Exception as exc:
+        console.print(f"[red]could not read {topic}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        for letter in letters:
+            print(json.dumps(letter.as_json()))
+        return
+    table = Table(title=f"{topic}: {len(letters)} shown")
+    for column in ("at", "from", "event", "cause", "value"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        event = letter.event()
+        table.add_row(
+            letter.where,
+            letter.source,
+            " ".join(event.get(k, "") for k in ("event_type", "event_id")).strip() or "-",
+            letter.error,
+            letter.value[:120].decode("utf-8", "replace"),
+        )
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: str = typer.Argument(..., help="The dead-letter topic to take messages from."),
+    at: list[str] = typer.Option(
+        None, "--at", help="PARTITION:OFFSET of a message to replay (repeatable)."
+    ),
+    every: bool = typer.Option(False, "--all", help="Replay every message on the topic."),
+    value_file: Path = typer.Option(
+        None,
+        "--value-file",
+        help="Publish this file's bytes instead (a fixed message); only with one --at.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go where; send nothing."),
+) -> None:
+    """Publish chosen messages back onto the topic they came from, keyed as before, so the
+    consumer that gave up tries again (consumers that applied it already skip it).
+
+    Example: redress dlq replay redress.case.v1.dlq.reporting --at 0:3 --value-file fixed.json
+    """
+    import asyncio
+
+    from redress.deadletters import read_dead_letters, replay
+    from redress.settings import RuntimeSettings
+
+    if bool(at) == every:
+        console.print("[red]choose messages with --at PARTITION:OFFSET, or --all[/red]")
+        raise typer.Exit(2)
+    if value_file is not None and (every or len(at) != 1):
+        console.print("[red]--value-file replaces exactly one message: give one --at[/red]")
+        raise typer.Exit(2)
+    settings = RuntimeSettings()
+    try:
+        letters = asyncio.run(read_dead_letters(settings.bootstrap_servers, topic))
+    except Exception as exc:
+        console.print(f"[red]could not read {topic}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if not every:
+        by_place = {letter.where: letter for letter in letters}
+        missing = [a for a in at if a not in by_place]
+        if missing:
+            console.print(f"[red]not on {topic}:[/red] {', '.join(missing)}")
+            raise typer.Exit(1)
+        letters = [by_place[a] for a in at]
+    fixed = value_file.read_bytes() if value_file is not None else None
+    if dry_run:
+        for letter in letters:
+            console.print(f"would replay {letter.where} to {letter.source_topic}")
+        return
+    try:
+        sent = asyncio.run(replay(settings.bootstrap_servers, letters, value=fixed))
+    except Exception as exc:
+        console.print(f"[red]replay failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for letter, target in sent:
+        console.print(f"replayed {letter.where} to {target}{' (fixed)' if fixed else ''}")
 
 
 @app.command()

@@ -116,7 +116,7 @@ def test_the_image_entrypoint_is_the_redress_cli_and_its_commands_exist() -> Non
         assert cli_accepts(["serve", service])
     assert not cli_accepts(["serve", "nonsense"])
     assert not cli_accepts(["launch", "casework"])
-    for command in (["migrate"], ["topics", "create"], ["rebuild", "reporting"]):
+    for command in (["migrate"], ["topics", "create"], ["dlq", "list"], ["rebuild", "reporting"]):
         assert cli_accepts(command), command
 
 
