@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, Role, new_envelope
 from contracts.events import Member, PlaceComplainedAbout
-from redress import eventstore
+from redress import eventstore, ratelimit
 from redress.auth import READERS, Identity, require
 from redress.service import runtime_of
 from services.intake import store
@@ -65,7 +65,13 @@ def _stream(submission_id: uuid.UUID) -> str:
     return f"submission-{submission_id}"
 
 
-@router.post("/submissions", status_code=202, response_model=SubmissionReceipt)
+@router.post(
+    "/submissions",
+    status_code=202,
+    response_model=SubmissionReceipt,
+    dependencies=[Depends(ratelimit.limited("submit"))],
+    responses=ratelimit.RESPONSES,
+)
 async def submit(
     body: SubmissionRequest,
     request: Request,

@@ -1,9 +1,40 @@
-"""Intake's process: HTTP only; it emits through its outbox and consumes nothing."""
+"""Intake's process: the public form and the submission APIs, emitting through its outbox; it
+consumes case, deadline and organisation events only for the tracking page and the form's list
+of organisations."""
 
 from pathlib import Path
 
-from redress.service import Service
+from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC
+from redress import ratelimit
+from redress.service import Runtime, Service, Subscription, poll_forever
+from services.intake import tracking, web
 from services.intake.api import router
+from services.intake.domain.tracking import CASE_EVENTS, DEADLINE_EVENTS
 
-service = Service("intake", migrations=Path(__file__).parent / "migrations", router=router)
+
+async def forget_idle_rate_limits(runtime: Runtime) -> None:
+    await poll_forever(
+        "forgetting idle rate-limit buckets", 300, lambda: ratelimit.forget_idle(runtime.pool)
+    )
+
+
+service = Service(
+    "intake",
+    migrations=Path(__file__).parent / "migrations",
+    router=router,
+    subscriptions=[
+        Subscription(
+            CASE_TOPIC, dict.fromkeys((e.event_type for e in CASE_EVENTS), tracking.on_case_event)
+        ),
+        Subscription(
+            DEADLINE_TOPIC,
+            dict.fromkeys((e.event_type for e in DEADLINE_EVENTS), tracking.on_deadline_event),
+        ),
+        Subscription(
+            ORGANISATION_TOPIC, {"OrganisationConfigured": tracking.on_organisation_configured}
+        ),
+    ],
+    background=[forget_idle_rate_limits],
+)
 app = service.create_app()
+app.include_router(web.router)
