@@ -74,6 +74,9 @@ async def load(
 
         async def post(url: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
             r = await client.post(url, json=body, headers=headers)
+            while r.status_code == 429:  # the public endpoint's rate limit: wait as told
+                await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                r = await client.post(url, json=body, headers=headers)
             r.raise_for_status()
             return r.json()  # type: ignore[no-any-return]
 

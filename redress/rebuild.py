@@ -33,6 +33,7 @@ PLUMBING = {
     "dead_letters",
     "schema_migrations",
     "outbox_relay_state",
+    "rate_limits",
 }
 
 

@@ -16,6 +16,17 @@ from redress.settings import SERVICES, RuntimeSettings
 from tests.conftest import Stack
 from tests.support import free_port
 
+# Whole-system tests send many complaints from one address (loopback), and every process they
+# start inherits this environment. Rate limits have tests of their own
+# (tests/integration/test_rate_limits.py); here they are set far above any test's load.
+for _name, _value in {
+    "REDRESS_RATE_SUBMIT_PER_MINUTE": "60000",
+    "REDRESS_RATE_SUBMIT_BURST": "10000",
+    "REDRESS_RATE_READ_PER_MINUTE": "60000",
+    "REDRESS_RATE_READ_BURST": "10000",
+}.items():
+    os.environ.setdefault(_name, _value)
+
 
 @dataclass(frozen=True)
 class System:

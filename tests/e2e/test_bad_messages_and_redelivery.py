@@ -17,10 +17,10 @@ from tests.support import eventually, read_topic
 
 CONSUMERS = {
     "redress.intake.v1": ["casework", "reporting"],
-    "redress.case.v1": ["deadlines", "notifications", "reporting"],
-    "redress.deadline.v1": ["casework", "notifications", "reporting"],
+    "redress.case.v1": ["deadlines", "notifications", "reporting", "intake"],
+    "redress.deadline.v1": ["casework", "notifications", "reporting", "intake"],
     "redress.notification.v1": ["reporting"],
-    "redress.organisation.v1": ["deadlines"],
+    "redress.organisation.v1": ["deadlines", "intake"],
 }
 
 

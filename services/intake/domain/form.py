@@ -111,6 +111,12 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
     outcome = _text(values, "outcome_sought")
     _too_long(result, "outcome_sought", "What you would like us to do", outcome, MAX_OUTCOME)
 
+    place = _text(values, "location_address")
+    _too_long(result, "location_address", "The address where it happened", place, 500)
+    place_postcode = _postcode(
+        result, "location_postcode", _text(values, "location_postcode"), "the postcode"
+    )
+
     name = _text(values, "name")
     if not name:
         result.error("name", "Enter your full name")
@@ -156,12 +162,6 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
         result.error("adjustments", "Select the adjustments you need from the list")
     other_needs = _text(values, "adjustments_other")
     _too_long(result, "adjustments_other", "Other adjustments", other_needs, MAX_SHORT)
-
-    place = _text(values, "location_address")
-    _too_long(result, "location_address", "The address where it happened", place, 500)
-    place_postcode = _postcode(
-        result, "location_postcode", _text(values, "location_postcode"), "the postcode"
-    )
 
     if result.errors:
         return result
