@@ -21,7 +21,7 @@ from datetime import datetime
 
 import asyncpg
 from fastapi import HTTPException, Request
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from redress.db import Connection
@@ -40,6 +40,12 @@ class RateLimitSettings(BaseSettings):
     read_burst: int = Field(30, ge=1, validation_alias="REDRESS_RATE_READ_BURST")
     trusted_proxies: str = Field("", validation_alias="REDRESS_TRUSTED_PROXIES")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        Proxies.parse(value)  # a typo here must stop start-up, not every request
+        return value
+
     def limit(self, name: str) -> Limit:
         if name == "submit":
             return Limit(name, self.submit_per_minute, self.submit_burst)
@@ -48,8 +54,8 @@ class RateLimitSettings(BaseSettings):
         raise ValueError(f"no rate limit called {name!r}")
 
     @property
-    def proxies(self) -> frozenset[str]:
-        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+    def proxies(self) -> Proxies:
+        return Proxies.parse(self.trusted_proxies)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,30 @@ async def forget_idle(conn: Connection | asyncpg.Pool, older_than_minutes: int =
     )
 
 
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+@dataclass(frozen=True)
+class Proxies:
+    """The reverse proxies we trust: addresses or networks (``10.0.0.0/8``), so that a proxy
+    whose address a container platform picks at start-up can still be named."""
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Proxies:
+        return cls(
+            tuple(
+                ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+            )
+        )
+
+    def __contains__(self, address: object) -> bool:
+        try:
+            ip = ipaddress.ip_address(str(address))
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+
+def client_address(request: Request, trusted_proxies: Proxies) -> str:
     """The address a request came from: the peer, or, when the peer is a proxy we trust, the
     nearest address in ``X-Forwarded-For`` that is not one of our proxies."""
     peer = request.client.host if request.client else "unknown"
