@@ -2,13 +2,16 @@
 
 Bearer tokens are JWTs signed (HS256) with one configured key shared by the services, with an
 expiry. The embedded stack keeps a key in its data directory so that ``redress token`` and the
-services agree without any set-up; production sets ``REDRESS_TOKEN_KEY``.
+services agree without any set-up; production sets ``REDRESS_TOKEN_KEY``. While a key is being
+rotated, ``REDRESS_TOKEN_KEY_PREVIOUS`` (comma-separated) names keys whose tokens are still
+accepted, so replicas restarted with the new key do not refuse tokens issued just before.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +64,16 @@ def token_key(data_dir: Path | None = None) -> str:
     return path.read_text().strip()
 
 
+def previous_token_keys() -> tuple[str, ...]:
+    """Keys being rotated out: their tokens are still accepted, nothing new is signed with
+    them. Empty unless ``REDRESS_TOKEN_KEY_PREVIOUS`` is set."""
+    raw = os.environ.get("REDRESS_TOKEN_KEY_PREVIOUS", "")
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if any(len(k) < 32 for k in keys):
+        raise ValueError("every REDRESS_TOKEN_KEY_PREVIOUS key must be at least 32 characters")
+    return keys
+
+
 def mint(
     key: str,
     *,
@@ -85,11 +98,23 @@ def mint(
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def verify(key: str, token: str) -> Identity:
-    """Raises `jwt.PyJWTError` for anything wrong: bad signature, expired, malformed."""
-    claims = jwt.decode(
-        token, key, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
-    )
+def verify(key: str, token: str, previous: Sequence[str] = ()) -> Identity:
+    """Raises `jwt.PyJWTError` for anything wrong: bad signature, expired, malformed. A token
+    signed with one of the ``previous`` keys is accepted too (a rotation in progress)."""
+    keys = (key, *previous)
+    for n, candidate in enumerate(keys, 1):
+        try:
+            claims = jwt.decode(
+                token,
+                candidate,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "sub"]},
+            )
+            break
+        except jwt.InvalidSignatureError:
+            if n == len(keys):
+                raise
     return Identity(
         user=str(claims["sub"]), role=Role(claims["role"]), service_area=claims.get("svc")
     )
@@ -112,8 +137,9 @@ def current_identity(
     if not token:
         raise _unauthorised("a bearer token is required")
     key: str = request.app.state.token_key
+    previous: tuple[str, ...] = getattr(request.app.state, "previous_token_keys", ())
     try:
-        return verify(key, token)
+        return verify(key, token, previous)
     except jwt.ExpiredSignatureError:
         raise _unauthorised("the token has expired") from None
     except (jwt.PyJWTError, ValueError, KeyError):

@@ -26,7 +26,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts import dead_letter_topic
-from redress.auth import token_key
+from redress.auth import previous_token_keys, token_key
 from redress.consumer import (
     Clock,
     DeadLetterSink,
@@ -36,7 +36,7 @@ from redress.consumer import (
     utc_now,
 )
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
-from redress.kafka import ensure_topics, new_producer, topics_for
+from redress.kafka import cluster_topic_configs, ensure_topics, new_producer, topics_for
 from redress.logging import configure_logging, get_logger
 from redress.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, HTTP_REQUESTS
 from redress.outbox import OutboxRelay
@@ -111,6 +111,7 @@ class Service:
         configure_logging(self.name, settings.log_level)
         app = FastAPI(title=f"Redress {self.name}", lifespan=self._lifespan(settings))
         app.state.token_key = token_key(settings.data_dir)
+        app.state.previous_token_keys = previous_token_keys()
         app.add_exception_handler(RequestValidationError, _validation_error)
         self._add_operational_routes(app)
         self._count_requests(app)
@@ -133,6 +134,7 @@ class Service:
                     self.topics(),
                     partitions=settings.topic_partitions,
                     replication=settings.topic_replication,
+                    configs=cluster_topic_configs(settings.topic_replication),
                 )
 
             await make_topics()
@@ -295,6 +297,11 @@ class _AssignmentGauge(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for topic in self.topics:
             ASSIGNED_PARTITIONS.labels(self.service, topic).set(0)
+        # the lag of a partition another replica now reads is that replica's to report; a
+        # stale figure here would be summed with it by the dashboards and alerts
+        for tp in revoked:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.service, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         for topic in self.topics:

@@ -32,7 +32,7 @@ from redress.auth import token_key
 from redress.embedded.broker import EmbeddedBroker
 from redress.embedded.postgres import EmbeddedPostgres
 from redress.embedded.smtp_sink import SmtpSink
-from redress.kafka import ensure_topics, topics_for
+from redress.kafka import cluster_topic_configs, ensure_topics, topics_for
 from redress.settings import SERVICES, RuntimeSettings, service_port
 
 
@@ -113,6 +113,7 @@ class Supervisor:
                 topics_for({}),
                 partitions=self.settings.topic_partitions,
                 replication=self.settings.topic_replication,
+                configs=cluster_topic_configs(self.settings.topic_replication),
             )
         )
         for svc in self.services:

@@ -27,7 +27,11 @@ async def sign_in(
 ) -> Response:
     """Keep a staff token in an HttpOnly cookie so the dashboard opens in a browser."""
     try:
-        verify(request.app.state.token_key, token)
+        verify(
+            request.app.state.token_key,
+            token,
+            getattr(request.app.state, "previous_token_keys", ()),
+        )
     except Exception:
         return HTMLResponse("<p>That token is not valid.</p>", status_code=401)
     target = "/" + (
@@ -106,7 +110,11 @@ def _signed_in(request: Request) -> Identity | None:
     if not token:
         return None
     try:
-        identity = verify(request.app.state.token_key, token)
+        identity = verify(
+            request.app.state.token_key,
+            token,
+            getattr(request.app.state, "previous_token_keys", ()),
+        )
     except Exception:
         return None
     return identity if identity.role in READERS else None

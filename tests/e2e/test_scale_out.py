@@ -35,7 +35,7 @@ CONSUMING = {
     "notifications": ["redress.case.v1", "redress.deadline.v1"],
     "reporting": ["redress.intake.v1", "redress.case.v1", "redress.deadline.v1"],
 }
-PARTITIONS = 3  # RuntimeSettings' default, which the supervisor creates the topics with
+PARTITIONS = RuntimeSettings().topic_partitions  # what the supervisor creates the topics with
 LOAD = 40
 TRIAGE = {
     "kind": "complaint",
