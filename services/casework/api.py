@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from contracts import Role, decode_payload
 from redress import eventstore
@@ -34,13 +35,18 @@ def _scope(identity: Identity) -> str | None:
     return identity.service_area if identity.role is Role.SERVICE_RESPONDER else None
 
 
+def can_see(identity: Identity, case: dict[str, Any]) -> bool:
+    """Whether this member of staff may read the case (the API and the workspace both ask)."""
+    scope = _scope(identity)
+    return scope is None or scope == case["service_area"] or scope in case["part_services"]
+
+
 async def _visible_case(request: Request, case_id: uuid.UUID, identity: Identity) -> dict[str, Any]:
     case = await store.get_case(runtime_of(request).pool, case_id)
     if case is None:
         raise HTTPException(404, detail="no such case")
-    scope = _scope(identity)
-    if scope is not None and scope != case["service_area"] and scope not in case["part_services"]:
-        raise HTTPException(403, detail=f"this case is not for {scope}")
+    if not can_see(identity, case):
+        raise HTTPException(403, detail=f"this case is not for {_scope(identity)}")
     return case
 
 
@@ -183,11 +189,30 @@ async def attach_evidence(
 ) -> Any:
     """Attach a file (PDF, JPEG, PNG, plain text, Word or email), at most the configured size
     (413 beyond it; 415 for any other type, or content that does not match its type)."""
-    runtime = runtime_of(request)
     try:
-        content, content_type = await check_upload(file)
+        return await attach_file(request, case_id, identity, file, description)
     except EvidenceRejected as rejected:
         raise HTTPException(rejected.status, detail=rejected.reason) from None
+    except CaseNotFound:
+        raise HTTPException(404, detail="no such case") from None
+    except CommandRefused as refused:
+        return JSONResponse(
+            {"detail": refused.reason, "current_version": refused.current_version}, status_code=409
+        )
+
+
+async def attach_file(
+    request: Request,
+    case_id: uuid.UUID,
+    identity: Identity,
+    file: StarletteUpload,
+    description: str | None,
+) -> dict[str, Any]:
+    """Check the file, then record it and its event in one transaction (the API and the
+    workspace both attach this way). Raises `EvidenceRejected`, `CaseNotFound` or
+    `CommandRefused`."""
+    runtime = runtime_of(request)
+    content, content_type = await check_upload(file)
     evidence_id = uuid.uuid4().hex
     digest = hashlib.sha256(content).hexdigest()
     filename = (file.filename or "evidence").rsplit("/", 1)[-1][:255]
@@ -216,23 +241,16 @@ async def attach_evidence(
             uploaded_at=now,
         )
 
-    try:
-        outcome = await execute(
-            runtime.pool,
-            service=runtime.service,
-            case_id=case_id,
-            command=command,
-            expected_version=None,
-            now=now,
-            correlation_id=uuid.uuid4(),
-            also=keep_file,
-        )
-    except CaseNotFound:
-        raise HTTPException(404, detail="no such case") from None
-    except CommandRefused as refused:
-        return JSONResponse(
-            {"detail": refused.reason, "current_version": refused.current_version}, status_code=409
-        )
+    outcome = await execute(
+        runtime.pool,
+        service=runtime.service,
+        case_id=case_id,
+        command=command,
+        expected_version=None,
+        now=now,
+        correlation_id=uuid.uuid4(),
+        also=keep_file,
+    )
     return {
         "evidence_id": evidence_id,
         "sha256": digest,

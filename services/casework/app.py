@@ -8,6 +8,7 @@ from services.casework import handlers
 from services.casework.api import router
 from services.casework.command_routes import router as command_router
 from services.casework.organisations import router as organisation_router
+from services.casework.workspace.routes import install as install_workspace
 
 service = Service(
     "casework",
@@ -37,3 +38,4 @@ service = Service(
 app = service.create_app()
 app.include_router(command_router)
 app.include_router(organisation_router)
+install_workspace(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile
 
 MAX_BYTES = int(os.environ.get("REDRESS_EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
 

@@ -16,6 +16,12 @@ class CaseworkSettings(BaseSettings):
     default_procedure: Procedure = Field(
         Procedure.HOUSING_OMBUDSMAN, validation_alias="REDRESS_DEFAULT_PROCEDURE"
     )
+    #: the workspace's sign-in also offers "pick a user and role" (development only: anyone
+    #: who can reach the page can then act as anyone)
+    workspace_dev_login: bool = Field(False, validation_alias="REDRESS_WORKSPACE_DEV_LOGIN")
+    #: where browsers reach notifications, for the letter previews and delivery log the
+    #: workspace links to (default: the same host as the workspace, notifications' port)
+    notifications_url: str | None = Field(None, validation_alias="REDRESS_NOTIFICATIONS_URL")
 
 
 @lru_cache(maxsize=1)

@@ -327,3 +327,66 @@ async def get_evidence(
         case_id,
         evidence_id,
     )
+
+
+async def awaiting_approval(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Open cases with an extension or financial redress waiting for a manager, oldest
+    first, with what is waiting."""
+    rows = await pool.fetch(
+        f"""SELECT {_CASE_COLUMNS},
+               coalesce((SELECT jsonb_agg(pe) FROM jsonb_array_elements(state->'stages') s,
+                         jsonb_array_elements(s->'pending_extensions') pe), '[]')
+                   AS pending_extensions,
+               coalesce((SELECT jsonb_agg(r) FROM jsonb_array_elements(state->'remedies') r
+                         WHERE (r->>'needs_approval')::boolean
+                           AND NOT (r->>'approved')::boolean), '[]') AS pending_redress
+            FROM cases
+            WHERE lifecycle <> 'closed' AND (
+                jsonb_path_exists(state, '$.stages[*].pending_extensions[*]')
+                OR jsonb_path_exists(
+                    state, '$.remedies[*] ? (@.needs_approval == true && @.approved == false)'))
+            ORDER BY updated_at"""
+    )
+    return await _with_deadlines(pool, [dict(r) for r in rows])
+
+
+async def due_between(pool: asyncpg.Pool, first: date, last: date) -> list[dict[str, Any]]:
+    """Open cases whose acknowledgement, response or panel falls due in these days (at risk
+    of going late), soonest first."""
+    rows = await pool.fetch(
+        f"""SELECT {_qualified("cases")}, d.kind AS due_step, d.due_on AS due_step_on
+            FROM cases JOIN LATERAL (
+                SELECT kind, due_on FROM case_deadlines
+                WHERE case_id = cases.case_id AND stage = cases.stage AND state = 'pending'
+                  AND kind IN ('acknowledgement', 'response', 'panel')
+                  AND due_on BETWEEN $1 AND $2
+                ORDER BY due_on LIMIT 1) d ON true
+            WHERE lifecycle <> 'closed'
+            ORDER BY d.due_on, received_at""",
+        first,
+        last,
+    )
+    return await _with_deadlines(pool, [dict(r) for r in rows])
+
+
+async def flagged(pool: asyncpg.Pool, flag_types: list[str]) -> list[dict[str, Any]]:
+    """Open cases carrying any of these flags, newest first."""
+    rows = await pool.fetch(
+        f"""SELECT {_CASE_COLUMNS} FROM cases
+            WHERE lifecycle <> 'closed' AND flags && $1::text[]
+            ORDER BY opened_at DESC LIMIT 200""",
+        flag_types,
+    )
+    return await _with_deadlines(pool, [dict(r) for r in rows])
+
+
+async def open_for_service(pool: asyncpg.Pool, service_area: str) -> list[dict[str, Any]]:
+    """Open cases assigned to a service or with a part asked of it, with the case state (the
+    parts to answer are in it)."""
+    rows = await pool.fetch(
+        f"""SELECT {_CASE_COLUMNS}, state FROM cases
+            WHERE lifecycle <> 'closed' AND (service_area = $1 OR $1 = ANY(part_services))
+            ORDER BY received_at LIMIT 500""",
+        service_area,
+    )
+    return await _with_deadlines(pool, [dict(r) for r in rows])
