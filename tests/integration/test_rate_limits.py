@@ -16,6 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from contracts import Role
+from redress.auth import mint
 from redress.ratelimit import Limit, RateLimitSettings, take
 from redress.service import Service
 from redress.settings import RuntimeSettings
@@ -113,6 +115,15 @@ async def test_a_flood_from_one_address_is_refused_and_another_address_carries_o
 
         r = await neighbour.post("/v1/submissions", json=BODY)
         assert r.status_code == 202, r.text
+
+        # staff with a valid token are accountable and not counted; a made-up token is
+        token = mint(one.state.token_key, user="kim", role=Role.AGENT)
+        staff = {"Authorization": f"Bearer {token}"}
+        r = await flooder.post("/v1/submissions", json=BODY, headers=staff)
+        assert r.status_code == 202, r.text
+        forged = {"Authorization": f"Bearer {mint('not-our-key' * 4, user='x', role=Role.AGENT)}"}
+        r = await flooder.post("/v1/submissions", json=BODY, headers=forged)
+        assert r.status_code == 429
 
 
 async def test_the_form_and_the_tracking_page_are_limited_too(
