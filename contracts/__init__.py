@@ -8,9 +8,11 @@ from contracts import case_events  # registers the lifecycle events
 from contracts.envelope import Envelope, new_envelope
 from contracts.errors import ContractError, UnknownEventType
 from contracts.events import (
+    Attachment,
     CaseOpened,
     Channel,
     Complainant,
+    CorrespondenceReceived,
     DeadlineApproaching,
     DeadlineCancelled,
     DeadlineChanged,
@@ -48,10 +50,12 @@ __all__ = [
     "INTAKE_TOPIC",
     "NOTIFICATION_TOPIC",
     "ORGANISATION_TOPIC",
+    "Attachment",
     "CaseOpened",
     "Channel",
     "Complainant",
     "ContractError",
+    "CorrespondenceReceived",
     "DeadlineApproaching",
     "DeadlineCancelled",
     "DeadlineChanged",

@@ -86,6 +86,9 @@ class TriageHint(StrEnum):
     SUBJECT_ACCESS = "subject_access"
     FREEDOM_OF_INFORMATION = "freedom_of_information"
     MEDIA_OR_LEGAL_RISK = "media_or_legal_risk"
+    #: what happened is older than the procedure's time limit to complain: the case is still
+    #: opened, and a person decides whether to use the discretion every code allows
+    OUTSIDE_TIME_LIMIT = "outside_time_limit"
 
 
 class MemberRole(StrEnum):
@@ -139,6 +142,28 @@ class Member(BaseModel):
     constituency_or_ward: str | None = Field(default=None, max_length=200)
 
 
+class Attachment(BaseModel):
+    """A file that came with a submission (an email's attachment, a letter's scan). Intake
+    keeps the bytes; the event carries what a case file lists and a digest to prove them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    attachment_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=100)
+    size_bytes: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Sender(BaseModel):
+    """Who wrote to us, as their message says."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+
+
 @register_event
 class FeedbackSubmitted(EventPayload):
     """A resident's complaint, compliment or comment was received on some channel."""
@@ -161,6 +186,30 @@ class FeedbackSubmitted(EventPayload):
     member: Member | None = None
     consent_given: bool | None = None
     triage_hints: list[TriageHint] = Field(default_factory=list)
+    #: when the matter complained about happened (or the resident became aware of it), if
+    #: they said: casework compares it with the procedure's time limit
+    happened_on: date | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+@register_event
+class CorrespondenceReceived(EventPayload):
+    """Someone wrote about an existing case (an email reply carrying its reference): it
+    belongs on that case's contact log, not in a new case."""
+
+    event_type: ClassVar[str] = "CorrespondenceReceived"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = INTAKE_TOPIC
+
+    correspondence_id: uuid.UUID
+    case_id: uuid.UUID
+    reference: str = Field(pattern=r"^[A-Z]{3}-\d{4}-\d{6,}$")
+    channel: Channel
+    received_at: AwareDatetime
+    sender: Sender
+    subject: str = Field(max_length=1_000)
+    text: str = Field(max_length=50_000)
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 @register_event

@@ -7,6 +7,7 @@ organisation may make stricter (`apply_overrides`), never looser.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +55,9 @@ class ProcedureRules:
     stages: tuple[StageRules, ...]
     #: a different person handles the next stage (HOS Code 6.12, LGSCO Code)
     different_handler_after_escalation: bool
+    #: months after the matter (or becoming aware of it) within which to complain; later
+    #: complaints may still be taken at the organisation's discretion (HOS Code 2.3)
+    time_limit_months: int = 12
 
     def stage(self, number: int) -> StageRules:
         return self.stages[number - 1]
@@ -133,6 +137,8 @@ PROCEDURES: dict[Procedure, ProcedureRules] = {
             ),
         ),
         different_handler_after_escalation=False,
+        # SPSO model CHP: six months from the event or from becoming aware of it
+        time_limit_months=6,
     ),
     # SI 2009/309: one local stage; reg 13(2) acknowledge within 3 working days; reg 14 respond
     # within the period agreed, by default 6 months from receipt, longer only by agreement
@@ -233,6 +239,22 @@ def apply_overrides(
         timescales = tuple(local if t.kind is o.kind else t for t in stage.timescales)
         stages[o.stage - 1] = replace(stage, timescales=timescales)
     return replace(rules, stages=tuple(stages))
+
+
+def outside_time_limit(happened_on: date | None, received_on: date, months: int) -> bool:
+    """Whether a complaint about something on ``happened_on`` arrived after the time limit.
+    Unknown dates are never late: a person asks. A limit ending on a day the month lacks
+    (12 months after 29 February) ends on that month's last day."""
+    if happened_on is None:
+        return False
+    return received_on > add_months(happened_on, months)
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
 
 
 def rules_for(

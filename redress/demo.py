@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,9 +67,11 @@ async def load(
             rnd.choice(CATEGORIES),
             rnd.choice(NAMES),
             rnd.choices(["complaint", "compliment", "comment"], [85, 10, 5])[0],
+            number,
         )
-        for _ in range(cases)
+        for number in range(cases)
     ]
+    run = uuid.uuid4().hex[:6]
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=30) as client:
 
@@ -81,7 +84,7 @@ async def load(
             return r.json()  # type: ignore[no-any-return]
 
         async def one(plan: tuple[Any, ...]) -> None:
-            answered, escalated, upheld, days_ago, (postcode, ward), category, name, kind = plan
+            answered, escalated, upheld, days_ago, (postcode, ward), category, name, kind, n = plan
             async with gate:
                 received = datetime.now(UTC) - timedelta(days=days_ago, hours=3)
                 receipt = await post(
@@ -95,7 +98,9 @@ async def load(
                         "received_at": received.isoformat(),
                         "complainant": {
                             "name": name,
-                            "email": "resident@example.org",
+                            # one address per resident and run: the same words from the same
+                            # address on one day would be linked as a duplicate, not a new case
+                            "email": f"resident{n}.{run}@example.org",
                             "postcode": postcode,
                         },
                     },

@@ -47,6 +47,9 @@ class RuntimeSettings(BaseSettings):
     embedded_kafka_port: int = Field(19092, validation_alias="REDRESS_KAFKA_PORT")
     smtp_host: str | None = Field(None, validation_alias="REDRESS_SMTP_HOST")
     smtp_port: int = Field(2525, validation_alias="REDRESS_SMTP_PORT")
+    #: intake's shared complaints mailbox (incoming SMTP); the outgoing sink above has 2525
+    mailbox_host: str = Field("127.0.0.1", validation_alias="REDRESS_MAILBOX_HOST")
+    mailbox_port: int = Field(2526, ge=0, le=65535, validation_alias="REDRESS_MAILBOX_PORT")
     topic_partitions: int = Field(3, ge=1, validation_alias="REDRESS_TOPIC_PARTITIONS")
     topic_replication: int = Field(1, ge=1, validation_alias="REDRESS_TOPIC_REPLICATION")
     http_host: str = Field("127.0.0.1", validation_alias="REDRESS_HTTP_HOST")

@@ -129,6 +129,8 @@ class Supervisor:
         env["REDRESS_TOKEN_KEY"] = token_key(self.data_dir)
         env["REDRESS_SMTP_HOST"] = self.settings.smtp_host or "127.0.0.1"
         env["REDRESS_SMTP_PORT"] = str(self.settings.smtp_port)
+        env["REDRESS_MAILBOX_HOST"] = self.settings.mailbox_host
+        env["REDRESS_MAILBOX_PORT"] = str(self.settings.mailbox_port)
         env[f"REDRESS_{svc.name.upper()}_PORT"] = str(svc.port)
         return env
 
@@ -241,6 +243,8 @@ class Supervisor:
         if self.smtp is not None:
             smtp += f" (sink: {self.smtp.directory})"
         rows.append(("smtp", smtp))
+        mailbox = f"{self.settings.mailbox_host}:{self.settings.mailbox_port}"
+        rows.append(("mailbox (incoming SMTP)", mailbox))
         return rows
 
     # -- leftovers from a supervisor that was killed -------------------------------------------

@@ -15,7 +15,13 @@ service = Service(
     migrations=Path(__file__).parent / "migrations",
     router=router,
     subscriptions=[
-        Subscription(INTAKE_TOPIC, {"FeedbackSubmitted": handlers.on_feedback_submitted}),
+        Subscription(
+            INTAKE_TOPIC,
+            {
+                "FeedbackSubmitted": handlers.on_feedback_submitted,
+                "CorrespondenceReceived": handlers.on_correspondence_received,
+            },
+        ),
         Subscription(
             DEADLINE_TOPIC,
             {

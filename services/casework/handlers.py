@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import (
     CaseOpened,
+    CorrespondenceReceived,
     DeadlineCancelled,
     DeadlineChanged,
     DeadlineMet,
@@ -22,7 +23,7 @@ from redress import eventstore
 from redress.consumer import EventContext
 from services.casework import settings, store
 from services.casework.domain import case as domain
-from services.casework.domain.commands import OpenCase, Rejection
+from services.casework.domain.commands import OpenCase, RecordCorrespondence, Rejection
 from services.casework.domain.decide import decide
 from services.casework.organisations import procedure_for
 
@@ -71,6 +72,35 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
             await store.insert_case(ctx.conn, payload, opened_at=ctx.now, version=1)
     await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
     ctx.log.info("case opened", reference=command.reference, case_id=str(case_id))
+
+
+async def on_correspondence_received(ctx: EventContext) -> None:
+    """A reply about an existing case joins its contact log and case file."""
+    mail = ctx.payload
+    assert isinstance(mail, CorrespondenceReceived)
+    stream = domain.stream_id(mail.case_id)
+    history = await eventstore.load_stream(ctx.conn, stream)
+    state = domain.replay([decode_payload(e) for e in history])
+    decision = decide(
+        state,
+        RecordCorrespondence(today=ctx.now.astimezone(_LONDON).date(), correspondence=mail),
+    )
+    if isinstance(decision, Rejection):
+        # the case is unknown here: intake only matches references of cases it saw opened, so
+        # this is a bug or a replay out of order; raising retries, then dead-letters
+        raise LookupError(f"correspondence for {mail.reference}: {decision.reason}")
+    if not decision:
+        return
+    envelopes = [
+        ctx.caused_event(payload, stream_id=stream, stream_version=state.version + i)
+        for i, payload in enumerate(decision, start=1)
+    ]
+    await ctx.append(envelopes, expected_version=state.version)
+    new_state = state
+    for payload in decision:
+        new_state = domain.evolve(new_state, payload)
+    await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
+    ctx.log.info("correspondence logged", reference=mail.reference)
 
 
 async def on_deadline_set(ctx: EventContext) -> None:

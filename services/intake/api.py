@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts import Channel, Complainant, FeedbackKind, FeedbackSubmitted, Role, new_envelope
+from contracts import Channel, Complainant, FeedbackKind, Role
 from contracts.events import Member, PlaceComplainedAbout
-from redress import eventstore, ratelimit
+from redress import ratelimit
 from redress.auth import READERS, Identity, require
 from redress.service import runtime_of
-from services.intake import store
-from services.intake.domain.hints import hints
+from services.intake import store, submitting
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
-
-#: a clock a few minutes fast on the sender's side is not a future complaint
-_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class SubmissionRequest(BaseModel):
@@ -38,6 +34,9 @@ class SubmissionRequest(BaseModel):
     outcome_sought: str | None = Field(None, max_length=5_000)
     received_at: AwareDatetime | None = Field(
         None, description="When it reached us, for letters and calls keyed in later"
+    )
+    happened_on: date | None = Field(
+        None, description="When it happened, or when you first knew about it"
     )
     complainant: Complainant
     location: PlaceComplainedAbout | None = Field(
@@ -61,10 +60,6 @@ class SubmissionReceipt(BaseModel):
     correlation_id: uuid.UUID
 
 
-def _stream(submission_id: uuid.UUID) -> str:
-    return f"submission-{submission_id}"
-
-
 @router.post(
     "/submissions",
     status_code=202,
@@ -76,13 +71,16 @@ async def submit(
     body: SubmissionRequest,
     request: Request,
     idempotency_key: str | None = Header(None, max_length=200),
-) -> SubmissionReceipt:
+) -> Any:
     """Record a submission and emit `FeedbackSubmitted`. A retried request with the same
-    ``Idempotency-Key`` gets the first receipt back instead of a second case."""
+    ``Idempotency-Key`` gets the first receipt back instead of a second case (the same key
+    with a different body: 422). The same complaint from the same person again within the
+    duplicate window is linked to the first: its receipt comes back with status
+    ``duplicate``."""
     fields = body.model_dump(exclude={"received_at"})
     return await _take(
         request, fields, body.received_at, f"channel:{body.channel.value}", idempotency_key
-    )  # type: ignore[return-value]
+    )
 
 
 async def _take(
@@ -91,62 +89,23 @@ async def _take(
     received_at: datetime | None,
     actor: str,
     idempotency_key: str | None,
+    **more: Any,
 ) -> SubmissionReceipt | JSONResponse:
-    """One way in for every channel: validate the time, add triage hints, store the submission
-    and its event in one transaction."""
-    runtime = runtime_of(request)
-    now = runtime.clock()
-    received_at = received_at or now
-    if received_at > now + _FUTURE_TOLERANCE:
-        return JSONResponse(
-            {
-                "detail": "invalid request",
-                "errors": [{"field": "received_at", "reason": "must not be in the future"}],
-            },
-            status_code=422,
-        )
-    submission_id = uuid.uuid4()
-    correlation_id = uuid.uuid4()
-    payload = FeedbackSubmitted.model_validate(
+    taken = await submitting.take(
+        runtime_of(request), fields, received_at, actor, idempotency_key, **more
+    )
+    if isinstance(taken, submitting.Refused):
+        return refusal(taken)
+    return SubmissionReceipt(**dataclasses.asdict(taken))
+
+
+def refusal(refused: submitting.Refused, status: int = 422) -> JSONResponse:
+    return JSONResponse(
         {
-            **fields,
-            "submission_id": submission_id,
-            "received_at": received_at,
-            "triage_hints": hints(fields.get("summary"), fields.get("outcome_sought")),
-        }
-    )
-    envelope = new_envelope(
-        payload,
-        stream_id=_stream(submission_id),
-        stream_version=1,
-        occurred_at=received_at,
-        recorded_at=now,
-        actor=actor,
-        correlation_id=correlation_id,
-    )
-    async with runtime.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                await store.insert(
-                    conn,
-                    payload,
-                    idempotency_key=idempotency_key,
-                    recorded_at=now,
-                    correlation_id=correlation_id,
-                )
-                await eventstore.append(conn, runtime.service, [envelope], expected_version=0)
-        except asyncpg.UniqueViolationError:
-            if idempotency_key is None:
-                raise
-            existing = await store.find_by_idempotency_key(conn, idempotency_key)
-            if existing is None:
-                raise
-            return _receipt(existing)
-    return SubmissionReceipt(
-        submission_id=submission_id,
-        status="received",
-        received_at=received_at,
-        correlation_id=correlation_id,
+            "detail": "invalid request",
+            "errors": [{"field": refused.field, "reason": refused.reason}],
+        },
+        status_code=status,
     )
 
 
@@ -162,6 +121,9 @@ class AgentSubmission(BaseModel):
     summary: str = Field(min_length=1, max_length=20_000)
     outcome_sought: str | None = Field(None, max_length=5_000)
     call_time: AwareDatetime = Field(description="When the call or visit took place")
+    happened_on: date | None = Field(
+        None, description="When it happened, or when the caller first knew about it"
+    )
     complainant: Complainant
     location: PlaceComplainedAbout | None = None
     read_back_confirmed: bool = Field(
@@ -231,16 +193,8 @@ async def agent_submit(
     dependencies=[Depends(require(*READERS))],
 )
 async def get_submission(submission_id: uuid.UUID, request: Request) -> SubmissionReceipt:
-    row = await store.get(runtime_of(request).pool, submission_id)
+    pool = runtime_of(request).pool
+    row = await store.get(pool, submission_id)
     if row is None:
         raise HTTPException(404, detail="no such submission")
-    return _receipt(row)
-
-
-def _receipt(row: asyncpg.Record) -> SubmissionReceipt:
-    return SubmissionReceipt(
-        submission_id=row["submission_id"],
-        status="received",
-        received_at=row["received_at"],
-        correlation_id=row["correlation_id"],
-    )
+    return SubmissionReceipt(**dataclasses.asdict(await submitting.receipt_of(pool, row)))

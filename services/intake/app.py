@@ -1,15 +1,17 @@
-"""Intake's process: the public form and the submission APIs, emitting through its outbox; it
-consumes case, deadline and organisation events only for the tracking page and the form's list
-of organisations."""
+"""Intake's process: the public form, the submission APIs, letters and the shared mailbox's SMTP
+listener (a background job), emitting through its outbox; it consumes case, deadline and
+organisation events only for the tracking page, the form's list of organisations and matching a
+reply's case reference to its case."""
 
 from pathlib import Path
 
 from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC
 from redress import ratelimit
 from redress.service import Runtime, Service, Subscription, poll_forever
-from services.intake import tracking, web
+from services.intake import evidence, letters, tracking, web
 from services.intake.api import router
 from services.intake.domain.tracking import CASE_EVENTS, DEADLINE_EVENTS
+from services.intake.mailbox import run_mailbox
 
 
 async def forget_idle_rate_limits(runtime: Runtime) -> None:
@@ -34,7 +36,9 @@ service = Service(
             ORGANISATION_TOPIC, {"OrganisationConfigured": tracking.on_organisation_configured}
         ),
     ],
-    background=[forget_idle_rate_limits],
+    background=[forget_idle_rate_limits, run_mailbox],
 )
 app = service.create_app()
 app.include_router(web.router)
+app.include_router(letters.router)
+app.include_router(evidence.router)

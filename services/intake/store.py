@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import asyncpg
 
 from contracts import FeedbackSubmitted
 from redress.db import Connection
+from services.intake.attachments import KeptFile
 
 
 async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
@@ -25,11 +28,16 @@ async def insert(
     idempotency_key: str | None,
     recorded_at: object,
     correlation_id: uuid.UUID,
+    request_hash: str | None = None,
+    contact_keys: Iterable[str] = (),
+    text_keys: Iterable[str] = (),
+    duplicate_of: uuid.UUID | None = None,
 ) -> None:
     await conn.execute(
         """INSERT INTO submissions (submission_id, idempotency_key, kind, channel,
-               organisation_id, service_area, received_at, recorded_at, correlation_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+               organisation_id, service_area, received_at, recorded_at, correlation_id,
+               request_hash, contact_keys, text_keys, duplicate_of)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
         payload.submission_id,
         idempotency_key,
         payload.kind.value,
@@ -39,4 +47,110 @@ async def insert(
         payload.received_at,
         recorded_at,
         correlation_id,
+        request_hash,
+        sorted(contact_keys),
+        sorted(text_keys),
+        duplicate_of,
+    )
+
+
+async def lock_contacts(conn: Connection, organisation_id: str, keys: Iterable[str]) -> None:
+    """Two copies of one complaint arriving together (a double click) must not both pass the
+    duplicate check: each takes the person's locks, in one order, until its transaction ends."""
+    for key in sorted(keys):
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{organisation_id}:{key}"
+        )
+
+
+async def duplicate_candidates(
+    conn: Connection,
+    *,
+    organisation_id: str,
+    kind: str,
+    contact_keys: Iterable[str],
+    since: datetime,
+    until: datetime,
+) -> Sequence[asyncpg.Record]:
+    """First submissions (never duplicates themselves) from the same person, of the same kind,
+    to the same organisation, received within the window."""
+    return await conn.fetch(
+        """SELECT submission_id, organisation_id, kind, contact_keys, text_keys, received_at
+           FROM submissions
+           WHERE organisation_id = $1 AND kind = $2 AND contact_keys && $3::text[]
+             AND received_at BETWEEN $4 AND $5 AND duplicate_of IS NULL""",
+        organisation_id,
+        kind,
+        sorted(contact_keys),
+        since,
+        until,
+    )
+
+
+async def save_attachments(
+    conn: Connection,
+    files: Sequence[KeptFile],
+    *,
+    received_at: datetime,
+    submission_id: uuid.UUID | None = None,
+    correspondence_id: uuid.UUID | None = None,
+) -> None:
+    await conn.executemany(
+        """INSERT INTO attachments (attachment_id, submission_id, correspondence_id, filename,
+               content_type, size_bytes, sha256, content, received_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        [
+            (
+                f.attachment_id,
+                submission_id,
+                correspondence_id,
+                f.filename,
+                f.content_type,
+                len(f.content),
+                f.sha256,
+                f.content,
+                received_at,
+            )
+            for f in files
+        ],
+    )
+
+
+async def get_attachment(pool: asyncpg.Pool, attachment_id: str) -> asyncpg.Record | None:
+    return await pool.fetchrow("SELECT * FROM attachments WHERE attachment_id = $1", attachment_id)
+
+
+async def case_by_reference(conn: Connection, reference: str) -> asyncpg.Record | None:
+    """A case casework has opened, as the tracking projection learnt it from `CaseOpened`."""
+    return await conn.fetchrow(
+        "SELECT case_id, reference FROM tracked_cases WHERE reference = $1", reference
+    )
+
+
+async def find_correspondence(conn: Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM correspondence WHERE idempotency_key = $1", key)
+
+
+async def insert_correspondence(
+    conn: Connection,
+    *,
+    correspondence_id: uuid.UUID,
+    idempotency_key: str | None,
+    request_hash: str,
+    case_id: uuid.UUID,
+    reference: str,
+    received_at: datetime,
+    recorded_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO correspondence (correspondence_id, idempotency_key, request_hash, case_id,
+               reference, received_at, recorded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        correspondence_id,
+        idempotency_key,
+        request_hash,
+        case_id,
+        reference,
+        received_at,
+        recorded_at,
     )

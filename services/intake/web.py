@@ -76,13 +76,15 @@ async def send(request: Request) -> Response:
         errors = [FieldError("summary", _plain(err)) for err in exc.errors()]
         return await _form_page(request, values, errors, key, status_code=400)
 
-    taken = await _take(
-        request,
-        body.model_dump(exclude={"received_at"}),
-        None,
-        "channel:web",
-        f"web-form:{key}",  # the same form sent twice (a double click) is one submission
-    )
+    fields = body.model_dump(exclude={"received_at"})
+    # the same form sent twice (a double click) is one submission
+    taken = await _take(request, fields, None, "channel:web", f"web-form:{key}")
+    if not isinstance(taken, SubmissionReceipt):
+        # the page came back with other answers under the same key (the resident went back
+        # and changed it): a submission of its own, unless the duplicate rule links it
+        taken = await _take(
+            request, fields, None, "channel:web", f"web-form:{secrets.token_urlsafe(24)}"
+        )
     assert isinstance(taken, SubmissionReceipt)  # no received_at, so never in the future
     token = await tracking.issue_token(runtime.pool, taken.submission_id, runtime.clock())
     return RedirectResponse(f"/submitted/{token}", status_code=303)

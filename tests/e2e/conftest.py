@@ -27,12 +27,17 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
+MAILBOX_MAX_BYTES = 512 * 1024
+ATTACHMENT_MAX_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True)
 class System:
     stack: Stack
     urls: dict[str, str]
     token_key: str = ""
+    #: intake's complaints mailbox (incoming SMTP) on 127.0.0.1
+    mailbox_port: int = 0
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
@@ -51,6 +56,9 @@ def system(stack: Stack) -> Iterator[System]:
     ports = {name: free_port() for name in SERVICES}
     for name, port in ports.items():
         os.environ[f"REDRESS_{name.upper()}_PORT"] = str(port)
+    # small limits, so that the mailbox tests send too much without sending megabytes
+    os.environ["REDRESS_MAILBOX_MAX_BYTES"] = str(MAILBOX_MAX_BYTES)
+    os.environ["REDRESS_ATTACHMENT_MAX_BYTES"] = str(ATTACHMENT_MAX_BYTES)
     data_dir = stack.data_dir / "system"
     settings = RuntimeSettings(
         database_url=stack.dsn,
@@ -58,12 +66,13 @@ def system(stack: Stack) -> Iterator[System]:
         data_dir=data_dir,
         smtp_host="127.0.0.1",
         smtp_port=stack.smtp_port,
+        mailbox_port=free_port(),
     )
     supervisor = Supervisor(settings, say=lambda _: None)
     try:
         supervisor.start()
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        yield System(stack, urls, token_key(data_dir))
+        yield System(stack, urls, token_key(data_dir), settings.mailbox_port)
     finally:
         supervisor.stop()
         os.environ.clear()

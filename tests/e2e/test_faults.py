@@ -16,7 +16,7 @@ import pytest
 from contracts import Role
 from redress.embedded.smtp_sink import read_mailbox
 from tests.conftest import make_data_dir
-from tests.e2e.test_flow import COMPLAINT, submit
+from tests.e2e.test_flow import COMPLAINT, fresh, submit
 from tests.e2e.test_up_restart import Up
 from tests.support import eventually
 
@@ -106,7 +106,7 @@ async def test_postgresql_restart_the_services_carry_on() -> None:
             async def submitted() -> dict[str, Any] | None:
                 r = await client.post(
                     system.url("intake", "/v1/submissions"),
-                    json={**COMPLAINT, "organisation_id": ORG},
+                    json=fresh({**COMPLAINT, "organisation_id": ORG}),
                 )
                 return r.json() if r.status_code == 202 else None
 

@@ -42,6 +42,7 @@ class Up:
             REDRESS_PG_PORT=str(free_port()),
             REDRESS_KAFKA_PORT=str(free_port()),
             REDRESS_SMTP_PORT=str(free_port()),
+            REDRESS_MAILBOX_PORT=str(free_port()),
             **{f"REDRESS_{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
         )
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,6 +103,7 @@ class Up:
             stack=None,  # type: ignore[arg-type]
             urls={n: f"http://127.0.0.1:{p}" for n, p in self.ports.items()},
             token_key=token_key(self.data_dir),
+            mailbox_port=int(self.env["REDRESS_MAILBOX_PORT"]),
         )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from contracts import FeedbackKind, FeedbackSubmitted, Procedure, Role
+from contracts import CorrespondenceReceived, FeedbackKind, FeedbackSubmitted, Procedure, Role
 from contracts import case_events as ev
 from contracts.events import ContactMethod
 
@@ -273,6 +273,14 @@ class AttachEvidence(Command):
     size_bytes: int
     sha256: str
     description: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCorrespondence(Command):
+    """Someone wrote about the case (intake matched its reference): log it as a contact and
+    put what came with it in the case file."""
+
+    correspondence: CorrespondenceReceived
 
 
 @dataclass(frozen=True, kw_only=True)

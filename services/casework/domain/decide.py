@@ -3,12 +3,15 @@ it broke. Pure: everything it needs comes in with the state and the command."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from contracts import CaseOpened, EventPayload, FeedbackKind, Role
+from contracts import Attachment, CaseOpened, Channel, EventPayload, FeedbackKind, Role
 from contracts import case_events as ev
-from contracts.procedures import PROCEDURES, ProcedureRules
+from contracts.events import TriageHint
+from contracts.procedures import PROCEDURES, ProcedureRules, outside_time_limit
 from services.casework.domain import commands as c
 from services.casework.domain.case import Case, Lifecycle, case_id_for
 
@@ -17,6 +20,9 @@ Decision = list[EventPayload] | c.Rejection
 #: kinds that get a full complaints process; compliments and comments are logged and passed on
 HANDLED_KINDS = frozenset({FeedbackKind.COMPLAINT, FeedbackKind.MEMBER_ENQUIRY})
 _MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+_LONDON = ZoneInfo("Europe/London")
+#: where staff download a file intake keeps (intake's API; casework never holds the bytes)
+INTAKE_ATTACHMENT_PATH = "/v1/attachments/{attachment_id}"
 
 
 class _Refused(Exception):
@@ -88,7 +94,18 @@ def _open_case(state: Case, cmd: c.OpenCase) -> Decision:
     _require(state.lifecycle is Lifecycle.NOT_OPENED, f"case {state.reference} is already open")
     sub = cmd.submission
     _require(cmd.case_id == case_id_for(sub.submission_id), "case id does not match the submission")
-    return [
+    hints = list(sub.triage_hints)
+    received_on = sub.received_at.astimezone(_LONDON).date()
+    # HOS Code 2.3, LGSCO Code, SPSO MCHP: a late complaint is still logged; whether to take it
+    # is a person's decision, so the case only carries the hint
+    if (
+        outside_time_limit(
+            sub.happened_on, received_on, PROCEDURES[cmd.procedure].time_limit_months
+        )
+        and TriageHint.OUTSIDE_TIME_LIMIT not in hints
+    ):
+        hints.append(TriageHint.OUTSIDE_TIME_LIMIT)
+    opened: list[EventPayload] = [
         CaseOpened(
             case_id=cmd.case_id,
             reference=cmd.reference,
@@ -103,10 +120,28 @@ def _open_case(state: Case, cmd: c.OpenCase) -> Decision:
             summary=sub.summary,
             complainant=sub.complainant,
             location=sub.location,
-            triage_hints=sub.triage_hints,
+            triage_hints=hints,
             member=sub.member,
         )
     ]
+    return opened + [evidence_from_intake(cmd.case_id, a, sub.channel) for a in sub.attachments]
+
+
+def evidence_from_intake(
+    case_id: uuid.UUID, attachment: Attachment, channel: Channel
+) -> ev.EvidenceAttached:
+    """A file that came in with a submission or a reply joins the case file. Intake keeps the
+    bytes; the description says where staff download them."""
+    return ev.EvidenceAttached(
+        case_id=case_id,
+        evidence_id=attachment.attachment_id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size_bytes=attachment.size_bytes,
+        sha256=attachment.sha256,
+        description=f"Came with the {channel.value.replace('_', ' ')}; kept by intake at "
+        f"{INTAKE_ATTACHMENT_PATH.format(attachment_id=attachment.attachment_id)}",
+    )
 
 
 def _triage(state: Case, cmd: c.Triage) -> Decision:
@@ -744,6 +779,43 @@ def _attach(state: Case, cmd: c.AttachEvidence) -> Decision:
     ]
 
 
+def correspondence_contact_id(correspondence_id: uuid.UUID) -> str:
+    """The contact log entry of one piece of correspondence: the same on every redelivery."""
+    return f"mail-{correspondence_id.hex[:15]}"
+
+
+def _record_correspondence(state: Case, cmd: c.RecordCorrespondence) -> Decision:
+    mail = cmd.correspondence
+    case_id = _id(state)
+    contact_id = correspondence_contact_id(mail.correspondence_id)
+    if contact_id in state.contacts:
+        return []  # already on the case: a redelivery changes nothing
+    sender = mail.sender.name + (f" <{mail.sender.email}>" if mail.sender.email else "")
+    text = mail.text.strip() or "(no text)"
+    summary = f"{mail.subject.strip() or '(no subject)'}: {text}"
+    if len(summary) > 5_000:
+        summary = summary[:4_990].rstrip() + " [...]"
+    logged: list[EventPayload] = [
+        ev.ContactLogged(
+            case_id=case_id,
+            contact_id=contact_id,
+            contact_kind=_CONTACT_KIND.get(mail.channel, ev.ContactKind.EMAIL),
+            occurred_at=mail.received_at,
+            with_whom=sender[:200],
+            summary=summary,
+            minutes=mail.text or None,
+        )
+    ]
+    return logged + [
+        evidence_from_intake(case_id, a, mail.channel)
+        for a in mail.attachments
+        if a.attachment_id not in state.evidence
+    ]
+
+
+_CONTACT_KIND = {Channel.EMAIL: ev.ContactKind.EMAIL, Channel.LETTER: ev.ContactKind.LETTER}
+
+
 def _withdraw(state: Case, cmd: c.Withdraw) -> Decision:
     _open(state)
     return [ev.CaseWithdrawn(case_id=_id(state), reason=cmd.reason)]
@@ -811,6 +883,7 @@ _HANDLERS: dict[type[c.Command], Callable[[Case, Any], Decision]] = {
     c.LiftFlag: _lift_flag,
     c.LogContact: _log_contact,
     c.AttachEvidence: _attach,
+    c.RecordCorrespondence: _record_correspondence,
     c.Withdraw: _withdraw,
     c.Close: _close,
     c.Reopen: _reopen,

@@ -189,6 +189,8 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
         "service_area": service_area or None,
         "summary": "\n\n".join(details),
         "outcome_sought": outcome or None,
+        # casework compares it with the procedure's time limit
+        "happened_on": happened.isoformat() if happened is not None else None,
         "complainant": complainant,
         "location": (
             {"address": place or None, "postcode": place_postcode}

@@ -10,7 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from contracts import EventPayload, FeedbackKind, FeedbackSubmitted, Procedure, Role
+from contracts import (
+    Attachment,
+    CorrespondenceReceived,
+    EventPayload,
+    FeedbackKind,
+    FeedbackSubmitted,
+    Procedure,
+    Role,
+)
 from contracts import case_events as ev
 from services.casework.domain import commands as c
 from services.casework.domain.case import Case, case_id_for, evolve, replay
@@ -158,3 +166,21 @@ def at(command: c.Command, **changes: Any) -> c.Command:
 
 
 __all__ = ["Decimal"]
+
+
+def correspondence(*attachments: Attachment) -> c.RecordCorrespondence:
+    """A reply by email about the case (intake has matched its reference)."""
+    return c.RecordCorrespondence(
+        today=TODAY,
+        correspondence=CorrespondenceReceived(
+            correspondence_id=uuid.uuid4(),
+            case_id=uuid.uuid4(),  # the handler loads this case; decide uses the state's id
+            reference="CMP-2026-000001",
+            channel="email",  # type: ignore[arg-type]
+            received_at=datetime(2026, 3, 3, 10, tzinfo=UTC),
+            sender={"name": "R Tenant", "email": "r@example.org"},  # type: ignore[arg-type]
+            subject="Re: your complaint CMP-2026-000001",
+            text="Still no repair.",
+            attachments=list(attachments),
+        ),
+    )

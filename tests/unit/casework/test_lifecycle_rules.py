@@ -23,6 +23,7 @@ from tests.unit.casework.scenario import (
     acknowledge,
     at_stage_one_response,
     cmd,
+    correspondence,
     draft,
     future,
     issue,
@@ -1003,6 +1004,9 @@ TABLE = [
         ),
         "refused: exists",
     ),
+    # a reply about the case, matched by intake from its reference
+    Case_("correspondence is logged", [open_case()], correspondence(), "ContactLogged"),
+    Case_("correspondence for no case", [], correspondence(), "refused: no such case"),
     # withdraw, close, reopen
     Case_(
         "withdraw a closed case",
