@@ -56,16 +56,16 @@ class ComplaintsMailbox:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="replace")
         try:
-            return await self.receive(raw, envelope.mail_from)
+            return await self.receive(raw)
         except Exception as exc:
             # the database away, say: the sender's server keeps the message and tries again
             log.error("mailbox could not take a message", error=repr(exc))
             return "451 4.3.0 Temporary failure; please try again later"
 
-    async def receive(self, raw: bytes, envelope_sender: str | None) -> str:
+    async def receive(self, raw: bytes) -> str:
         """The SMTP answer to one message."""
         try:
-            mail = read_email(raw, envelope_sender, self.config.max_attachments)
+            mail = read_email(raw, self.config.max_attachments)
             sender = Sender(name=mail.sender_name, email=mail.sender_address)
         except Unreadable as refused:
             log.info("mailbox refused a message", reply=refused.reply)

@@ -44,25 +44,26 @@ class ReadEmail:
         return match.group(1) if match else None
 
 
-def read_email(raw: bytes, envelope_sender: str | None, max_files: int) -> ReadEmail:
+def read_email(raw: bytes, max_files: int) -> ReadEmail:
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        return _read(message, envelope_sender, max_files)
+        return _read(message, max_files)
     except Unreadable:
         raise
     except Exception as exc:  # the stdlib parser has many ways to give up on a broken message
         raise Unreadable(f"550 5.6.0 The message could not be read ({type(exc).__name__})") from exc
 
 
-def _read(message: EmailMessage, envelope_sender: str | None, max_files: int) -> ReadEmail:
-    name, address = parseaddr(str(message.get("From", "") or ""))
-    if not _looks_like_address(address):
-        name, address = "", (envelope_sender or "").strip()
+def _read(message: EmailMessage, max_files: int) -> ReadEmail:
+    # RFC 5322 3.6: every message has a From field; one without is not a message at all
+    if message.get("From") is None:
+        raise Unreadable("550 5.6.0 The message has no From header")
+    name, address = parseaddr(_printable(str(message.get("From", "") or "")))
     if not _looks_like_address(address):
         raise Unreadable("550 5.1.7 The message has no sender address we can reply to")
     name = " ".join(name.split()) or address.split("@", 1)[0]
-    subject = " ".join(str(message.get("Subject", "") or "").split())
+    subject = " ".join(_printable(str(message.get("Subject", "") or "")).split())
     attachments = [p for p in message.iter_attachments() if isinstance(p, Message)]
     if len(attachments) > max_files:
         raise Unreadable(
@@ -79,7 +80,7 @@ def _read(message: EmailMessage, envelope_sender: str | None, max_files: int) ->
     text = _body_text(message)
     if not text and not subject and not files:
         raise Unreadable("550 5.6.0 The message is empty: there is no subject, text or file")
-    message_id = str(message.get("Message-ID", "") or "").strip() or None
+    message_id = _printable(str(message.get("Message-ID", "") or "")).strip()[:500] or None
     return ReadEmail(name[:200], address, subject, text, files, message_id)
 
 
@@ -114,7 +115,17 @@ def _part_text(part: Message) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """Control characters (a NUL, say) are never part of what someone wrote, and PostgreSQL
+    cannot store some of them."""
+    return _CONTROL.sub("", text)
+
+
 def _tidy(text: str) -> str:
+    text = _printable(text)
     lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
