@@ -192,6 +192,9 @@ async def run_mailbox(runtime: Runtime) -> None:
                 ),
                 host=host,
                 port=port,
+                # every replica of intake listens on the one port; the kernel shares out
+                # the connections
+                reuse_port=True,
             )
             break
         except OSError as exc:
