@@ -156,7 +156,7 @@ async def test_a_reply_quoting_the_reference_joins_that_case(system: System) -> 
         try:
 
             async def known() -> bool:
-                sql = "SELECT 1 FROM intake.known_cases WHERE reference = $1"
+                sql = "SELECT 1 FROM intake.tracked_cases WHERE reference = $1"
                 return bool(await conn.fetchval(sql, case["reference"]))
 
             await eventually(known, what="intake knowing the reference")
