@@ -19,7 +19,7 @@ import asyncpg
 from aiokafka import ConsumerRebalanceListener
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import Consumer, KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -113,11 +113,14 @@ class Service:
         app.state.token_key = token_key(settings.data_dir)
         app.state.previous_token_keys = previous_token_keys()
         app.add_exception_handler(RequestValidationError, _validation_error)
+        for unstorable in UNSTORABLE_TEXT:
+            app.add_exception_handler(unstorable, _unstorable_text)
         self._add_operational_routes(app)
         self._count_requests(app)
         add_security_headers(app)
         if self.router is not None:
             app.include_router(self.router)
+        _document_validation_errors(app)
         return app
 
     def _lifespan(self, settings: RuntimeSettings):  # type: ignore[no-untyped-def]
@@ -259,7 +262,7 @@ class Service:
                 status_code=200 if ready else 503,
             )
 
-        @app.get("/metrics", tags=["operations"])
+        @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
         async def metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -271,6 +274,66 @@ class Service:
             path = getattr(route, "path", "unmatched")
             HTTP_REQUESTS.labels(self.name, request.method, path, str(response.status_code)).inc()
             return response
+
+
+#: What `_validation_error` really answers, for the OpenAPI document (FastAPI would otherwise
+#: describe its own default shape, which clients would then code against and never see).
+VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                "required": ["field", "reason"],
+            },
+        },
+    },
+    "required": ["detail", "errors"],
+}
+
+
+#: What PostgreSQL (and UTF-8) refuse: a NUL character in text or JSON, an unpaired surrogate.
+#: JSON allows both, so a client can send them; they are bad input, never a server error.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+    UnicodeEncodeError,
+)
+
+
+async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
+    log.info("request refused: unstorable text", path=request.url.path, error=type(exc).__name__)
+    return unprocessable(
+        ("(request)", "text may not contain NUL characters or unpaired surrogates")
+    )
+
+
+def unprocessable(*errors: tuple[str, str]) -> JSONResponse:
+    """A 422 in the one shape every endpoint uses: each field and its reason."""
+    return JSONResponse(
+        {"detail": "invalid request", "errors": [{"field": f, "reason": r} for f, r in errors]},
+        status_code=422,
+    )
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            found = document.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in found:
+                found["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+                found.pop("ValidationError", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

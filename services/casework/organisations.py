@@ -11,7 +11,8 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import Nation, OrganisationConfigured, Procedure, Role, new_envelope
 from contracts.events import Complainant
@@ -19,7 +20,7 @@ from contracts.procedures import TimescaleOverride
 from redress import eventstore
 from redress.auth import READERS, Identity, require
 from redress.db import Connection
-from redress.service import runtime_of
+from redress.service import runtime_of, unprocessable
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 Admin = Annotated[Identity, Depends(require(Role.ADMIN))]
@@ -43,17 +44,19 @@ def stream(organisation_id: str) -> str:
     return f"organisation-{organisation_id}"
 
 
-@router.put("/{organisation_id}")
+@router.put("/{organisation_id}", response_model=None)
 async def configure(
     organisation_id: str, body: OrganisationBody, request: Request, identity: Admin
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Create or change an organisation. Sending the same configuration again changes
     nothing."""
     runtime = runtime_of(request)
     try:
         payload = OrganisationConfigured(organisation_id=organisation_id, **body.model_dump())
-    except ValueError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+    except ValidationError as exc:
+        return unprocessable(
+            *((".".join(str(p) for p in e["loc"]) or "(body)", e["msg"]) for e in exc.errors())
+        )
     now = runtime.clock()
     async with runtime.pool.acquire() as conn, conn.transaction():
         current = await conn.fetchrow(
@@ -135,21 +138,23 @@ async def get_organisation(organisation_id: str, request: Request, identity: Rea
     return {**dict(row), "ward_postcodes": wards}
 
 
-@router.put("/{organisation_id}/wards")
-async def load_wards(organisation_id: str, request: Request, identity: Admin) -> dict[str, Any]:
+@router.put("/{organisation_id}/wards", response_model=None)
+async def load_wards(
+    organisation_id: str, request: Request, identity: Admin
+) -> dict[str, Any] | JSONResponse:
     """Replace the postcode-to-ward table from CSV with a ``postcode,ward`` header. A postcode
     may be full (``M1 1AE``), a sector (``M1 1``) or a district (``M1``)."""
     runtime = runtime_of(request)
     text = (await request.body()).decode("utf-8-sig", errors="replace")
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or {"postcode", "ward"} - set(reader.fieldnames):
-        raise HTTPException(422, detail="CSV needs a header row with postcode and ward")
+        return unprocessable(("(body)", "CSV needs a header row with postcode and ward"))
     rows: dict[str, str] = {}
     for line, row in enumerate(reader, start=2):
         code = normalise_postcode_prefix(row["postcode"] or "")
         ward = (row["ward"] or "").strip()
         if code is None or not ward:
-            raise HTTPException(422, detail=f"line {line}: needs a postcode (or prefix) and ward")
+            return unprocessable((f"line {line}", "needs a postcode (or prefix) and ward"))
         rows[code] = ward
     async with runtime.pool.acquire() as conn, conn.transaction():
         if (

@@ -74,6 +74,13 @@ def _jsonable(value: Any) -> Any:
 
 
 Format = Annotated[str, Query(pattern="^(json|csv)$")]
+#: for the OpenAPI document: these reports answer CSV as well as JSON
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report, as JSON or (with format=csv) as CSV",
+        "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def drill_down(
@@ -92,7 +99,7 @@ def drill_down(
     return {m: "/v1/reports/cases?" + urlencode({**query, "measure": m}) for m in measures}
 
 
-@router.get("/reports/volumes")
+@router.get("/reports/volumes", responses=JSON_OR_CSV)
 async def volumes(
     request: Request,
     f: Filter,
@@ -105,7 +112,7 @@ async def volumes(
     return respond(rows, format, "volumes", by=by)
 
 
-@router.get("/reports/timeliness")
+@router.get("/reports/timeliness", responses=JSON_OR_CSV)
 async def timeliness(request: Request, f: Filter, format: Format = "json") -> Response:
     """Per stage: responses issued, within timescale (%), average working days; extensions and
     paused time beside them, so that pausing cannot quietly inflate the figure."""
@@ -118,7 +125,7 @@ async def timeliness(request: Request, f: Filter, format: Format = "json") -> Re
     return respond(rows, format, "timeliness")
 
 
-@router.get("/reports/outcomes")
+@router.get("/reports/outcomes", responses=JSON_OR_CSV)
 async def outcomes(request: Request, f: Filter, format: Format = "json") -> Response:
     """Upheld, partly upheld and not upheld, per stage, of responses issued in the period."""
     rows = await reports.outcomes(runtime_of(request).pool, f)
@@ -146,7 +153,7 @@ async def learning(request: Request, f: Filter) -> dict[str, Any]:
     return await reports.learning(runtime.pool, f, london_today(runtime.clock()))
 
 
-@router.get("/reports/ombudsman")
+@router.get("/reports/ombudsman", responses=JSON_OR_CSV)
 async def ombudsman(request: Request, f: Filter, format: Format = "json") -> Response:
     return respond(await reports.ombudsman(runtime_of(request).pool, f), format, "ombudsman")
 
@@ -157,7 +164,7 @@ async def places(request: Request, f: Filter) -> dict[str, Any]:
     return await reports.places(runtime_of(request).pool, f)
 
 
-@router.get("/reports/categories")
+@router.get("/reports/categories", responses=JSON_OR_CSV)
 async def categories(
     request: Request, f: Filter, top: int = Query(10, ge=1, le=100), format: Format = "json"
 ) -> Response:
@@ -169,7 +176,7 @@ async def categories(
     return respond(rows, format, "categories")
 
 
-@router.get("/reports/cases")
+@router.get("/reports/cases", responses=JSON_OR_CSV)
 async def cases_behind(
     request: Request,
     f: Filter,
