@@ -5,27 +5,66 @@ from __future__ import annotations
 
 from datetime import date
 from html import escape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from redress.auth import COOKIE, READERS, Identity, verify
 from redress.clock import london_today
 from redress.service import runtime_of
+from redress.web import CSRF_FIELD, csrf_ok, csrf_refused, page, templates
 from services.reporting import reports
 
 router = APIRouter(tags=["dashboard"])
 
 
-@router.get("/sign-in", include_in_schema=False)
-async def sign_in(
-    request: Request,
-    token: str = Query(..., min_length=10),
-    organisation_id: str | None = Query(None, max_length=100),
-) -> Response:
+_FOLDER = Path(__file__).parent / "templates"
+env = templates(_FOLDER)
+
+#: a sign-in form is a token and two short fields
+MAX_FORM_BYTES = 10_000
+
+
+def _sign_in_page(
+    request: Request, organisation_id: str | None, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    response = page(
+        request,
+        env,
+        "sign_in.html",
+        status_code=status_code,
+        organisation_id=organisation_id or "",
+        error=error,
+    )
+    if status_code == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+async def sign_in_form(
+    request: Request, organisation_id: str | None = Query(None, max_length=100)
+) -> HTMLResponse:
+    """The form: the token is posted, never put in a URL (where it would sit in the browser's
+    history, proxies' logs and Referer headers)."""
+    return _sign_in_page(request, organisation_id)
+
+
+@router.post("/sign-in", include_in_schema=False)
+async def sign_in(request: Request) -> Response:
     """Keep a staff token in an HttpOnly cookie so the dashboard opens in a browser."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+        return HTMLResponse("The form was too large to send.", status_code=413)
+    data = await request.form(max_files=0, max_fields=10)
+    if not csrf_ok(request, _field(data, CSRF_FIELD)):
+        return csrf_refused()
+    token = _field(data, "token").strip()
+    organisation_id = _field(data, "organisation_id")[:100] or None
     try:
         verify(
             request.app.state.token_key,
@@ -33,13 +72,27 @@ async def sign_in(
             getattr(request.app.state, "previous_token_keys", ()),
         )
     except Exception:
-        return HTMLResponse("<p>That token is not valid.</p>", status_code=401)
+        return _sign_in_page(
+            request, organisation_id, "That token is not valid or has expired.", 401
+        )
     target = "/" + (
         f"?{urlencode({'organisation_id': organisation_id})}" if organisation_id else ""
     )
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=8 * 3600,
+    )
     return response
+
+
+def _field(data: FormData, name: str) -> str:
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def _bars(rows: list[tuple[str, int]], height: int = 160, label: str = "") -> str:
@@ -92,16 +145,6 @@ def _link(measure: str, params: dict[str, Any], value: Any, stage: int | None = 
     return f'<a href="/v1/reports/cases?{urlencode(query)}">{escape(str(value))}</a>'
 
 
-SIGN_IN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Sign in: complaints dashboard</title></head>
-<body style="font-family:Arial,Helvetica,sans-serif;margin:2em">
-<h1>Complaints dashboard</h1>
-<form method="get" action="/sign-in">
-<label for="token">Your staff token (from <code>redress token</code>)</label><br>
-<input id="token" name="token" type="password" size="60" required autocomplete="off">
-<button type="submit">Sign in</button></form></body></html>"""
-
-
 def _signed_in(request: Request) -> Identity | None:
     token = request.cookies.get(COOKIE)
     header = request.headers.get("authorization", "")
@@ -127,7 +170,7 @@ async def dashboard(
 ) -> HTMLResponse:
     identity = _signed_in(request)
     if identity is None:
-        return HTMLResponse(SIGN_IN, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return _sign_in_page(request, organisation_id, status_code=401)
     runtime = runtime_of(request)
     pool = runtime.pool
     today = london_today(runtime.clock())

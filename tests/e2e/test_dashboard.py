@@ -1,59 +1,29 @@
-"""The dashboard in a real headless Chromium: signed in with a staff token, it shows the trend
-and timeliness for the data the API reports, and a screenshot is kept for a person to look at."""
+"""The dashboard in a real headless Chromium: signed in with a staff token through the sign-in
+form (posted, with its CSRF token), it shows the trend and timeliness for the data the API
+reports, and a screenshot is kept for a person to look at."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from contracts import Role
+from redress.auth import COOKIE
+from redress.web import CSRF_COOKIE, CSRF_FIELD, SECURITY_HEADERS
+from tests.browser import CHROMIUM, screenshot, serious_accessibility_problems
 from tests.e2e.casework_client import Staff, new_case
 from tests.e2e.conftest import System
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = Path(tempfile.gettempdir()) / "redress-dashboard.png"
-
-
-def chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    profile = tempfile.mkdtemp(prefix="redress-chromium-")
-    try:
-        return subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--window-size=1280,1600",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed (make test installs it when run as root)",
 )
-async def test_the_dashboard_shows_what_the_api_reports(system: System) -> None:
+async def test_the_dashboard_shows_what_the_api_reports(system: System, page: Any) -> None:
     org = "dashboard-council"
     async with httpx.AsyncClient(timeout=15) as client:
         await answered(client, system, org, ("upheld", "not_upheld", "upheld"))
@@ -79,8 +49,13 @@ async def test_the_dashboard_shows_what_the_api_reports(system: System) -> None:
             )
         ).json()
     token = reader["Authorization"].removeprefix("Bearer ")
-    url = system.url("reporting", f"/sign-in?token={token}&organisation_id={org}")
-    dom = chromium("--dump-dom", url).stdout
+    await page.goto(system.url("reporting", f"/sign-in?organisation_id={org}"))
+    assert await serious_accessibility_problems(page) == []
+    await page.fill("#token", token)
+    async with page.expect_navigation():
+        await page.click("button[type=submit]")
+    assert page.url.endswith(f"/?organisation_id={org}")
+    dom = await page.content()
     assert "Complaints received per month" in dom
     assert f"{org}" in dom
     # the chart's bars carry the same monthly counts as the volumes report
@@ -88,8 +63,41 @@ async def test_the_dashboard_shows_what_the_api_reports(system: System) -> None:
         assert f"{row['period']}: {row['complaints']}" in dom
     upheld = re.search(r"measure=upheld&amp;stage=1\">(\d+)</a>", dom)
     assert upheld and int(upheld.group(1)) == api["upheld"] == 2
-    chromium(f"--screenshot={SCREENSHOT}", url)
-    assert SCREENSHOT.stat().st_size > 5_000
+    shot = await screenshot(page, "dashboard")
+    assert shot.stat().st_size > 5_000
+
+
+async def test_signing_in_takes_a_posted_token_with_the_forms_csrf_token(system: System) -> None:
+    token = system.auth(Role.MANAGER, "maya")["Authorization"].removeprefix("Bearer ")
+    url = system.url("reporting", "/sign-in")
+    async with httpx.AsyncClient(timeout=15) as client:
+        # a token in the query string no longer signs anyone in: it would sit in logs and history
+        form = await client.get(url, params={"token": token})
+        assert form.status_code == 200 and 'method="post"' in form.text
+        assert COOKIE not in form.headers.get("set-cookie", "")
+        assert token not in form.text
+        csrf = client.cookies[CSRF_COOKIE]
+        assert f'name="{CSRF_FIELD}" value="{csrf}"' in form.text
+        # without the form's token (a cross-site form cannot read it): refused
+        forged = await client.post(url, data={"token": token, CSRF_FIELD: "x" * 40})
+        assert forged.status_code == 403
+        missing = await client.post(url, data={"token": token})
+        assert missing.status_code == 403
+        bad = await client.post(url, data={"token": "not-a-token-at-all", CSRF_FIELD: csrf})
+        assert bad.status_code == 401 and "not valid" in bad.text
+        good = await client.post(
+            url, data={"token": token, CSRF_FIELD: csrf, "organisation_id": "north-council"}
+        )
+        assert good.status_code == 303
+        assert good.headers["location"] == "/?organisation_id=north-council"
+        cookie = good.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        dashboard = await client.get(system.url("reporting", "/"))
+        assert dashboard.status_code == 200 and "Signed in as maya" in dashboard.text
+        for response in (form, forged, bad, good, dashboard):
+            for header, value in SECURITY_HEADERS.items():
+                assert response.headers.get(header) == value, (response.url, header)
+        assert dashboard.headers["cache-control"] == "no-store"
 
 
 async def test_report_rows_link_to_the_cases_behind_them(system: System) -> None:
@@ -124,8 +132,8 @@ async def test_report_rows_link_to_the_cases_behind_them(system: System) -> None
             headers=reader,
         )
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
-        page = await client.get(system.url("reporting", "/"))
-        assert page.status_code == 401 and "Sign in" in page.text
+        signed_out = await client.get(system.url("reporting", "/"))
+        assert signed_out.status_code == 401 and "Sign in" in signed_out.text
 
 
 async def answered(
