@@ -22,6 +22,7 @@ from services.casework import store
 from services.casework.commanding import CaseNotFound, CommandRefused, execute
 from services.casework.domain import commands as c
 from services.casework.domain.case import replay, stream_id
+from services.casework.domain.decide import INTAKE_ATTACHMENT_PATH
 from services.casework.evidence import EvidenceRejected, check_upload
 from services.casework.view import case_view
 
@@ -257,6 +258,39 @@ async def attach_file(
         "size_bytes": len(content),
         "version": outcome.state.version,
     }
+
+
+@router.get("/cases/{case_id}/evidence")
+async def list_evidence(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:
+    """The case file: every file attached, with its digest and where to download it. Files an
+    officer uploaded are here; files that came with an email or a letter stay with intake,
+    at the path given (the same staff token opens it)."""
+    await _visible_case(request, case_id, identity)
+    pool = runtime_of(request).pool
+    async with pool.acquire() as conn:
+        events = await eventstore.load_stream(conn, stream_id(case_id))
+        held = await store.evidence_held(conn, case_id)
+    files = []
+    for e in events:
+        if e.event_type != "EvidenceAttached":
+            continue
+        p = e.payload
+        here = p["evidence_id"] in held
+        files.append(
+            {
+                **{k: p.get(k) for k in ("evidence_id", "filename", "content_type")},
+                **{k: p.get(k) for k in ("size_bytes", "sha256", "description")},
+                "attached_at": e.occurred_at.isoformat(),
+                "attached_by": e.actor,
+                "download": {
+                    "service": "casework" if here else "intake",
+                    "path": f"/v1/cases/{case_id}/evidence/{p['evidence_id']}"
+                    if here
+                    else INTAKE_ATTACHMENT_PATH.format(attachment_id=p["evidence_id"]),
+                },
+            }
+        )
+    return {"evidence": files}
 
 
 @router.get("/cases/{case_id}/evidence/{evidence_id}")

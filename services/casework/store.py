@@ -329,6 +329,12 @@ async def get_evidence(
     )
 
 
+async def evidence_held(conn: Connection, case_id: uuid.UUID) -> set[str]:
+    """The case's files whose bytes casework keeps (officers' uploads)."""
+    rows = await conn.fetch("SELECT evidence_id FROM evidence_files WHERE case_id = $1", case_id)
+    return {r["evidence_id"] for r in rows}
+
+
 async def awaiting_approval(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Open cases with an extension or financial redress waiting for a manager, oldest
     first, with what is waiting."""

@@ -182,6 +182,26 @@ async def test_an_agent_records_a_scanned_letter(system: System) -> None:
         missing = system.url("intake", f"/v1/attachments/{'0' * 32}")
         assert (await client.get(missing, headers=system.auth())).status_code == 404
 
+        # an officer's own upload sits beside the scans in the case file, kept by casework
+        officer = system.auth()
+        up = await client.post(
+            system.url("casework", f"/v1/cases/{case['case_id']}/evidence"),
+            files={"file": ("reply.txt", b"Called Mr L back", "text/plain")},
+            headers=officer,
+        )
+        assert up.status_code == 201, up.text
+        listed = await client.get(
+            system.url("casework", f"/v1/cases/{case['case_id']}/evidence"), headers=officer
+        )
+        where = {e["filename"]: e["download"] for e in listed.json()["evidence"]}
+        assert where["page1.pdf"] == {
+            "service": "intake",
+            "path": f"/v1/attachments/{pdf['evidence_id']}",
+        }
+        assert where["page2.png"]["service"] == "intake"
+        own = await client.get(system.url("casework", where["reply.txt"]["path"]), headers=officer)
+        assert where["reply.txt"]["service"] == "casework" and own.content == b"Called Mr L back"
+
         # the same letter keyed twice with one key is one case; with other scans it is refused
         key = {**agent, "Idempotency-Key": f"letter-{uuid.uuid4()}"}
         scans = [("page1.pdf", PDF, "application/pdf")]

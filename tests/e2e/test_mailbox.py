@@ -6,6 +6,7 @@ is one complaint."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import uuid
 from email.message import EmailMessage
@@ -110,13 +111,18 @@ async def test_an_email_becomes_a_case_with_its_attachments_as_evidence(system: 
         assert opened["summary"].startswith(f"Damp in flat {who}\n\nThe damp in my bedroom")
         assert "[Not kept: invoice.pdf.exe is a program" in opened["summary"]
         assert "[Not kept: sneaky.pdf is a program" in opened["summary"]
-        [evidence] = [e["payload"] for e in events if e["event_type"] == "EvidenceAttached"]
+        # the case file lists it, with where to download it
+        officer = Staff(client, system, "olivia", Role.OFFICER)
+        [evidence] = (await officer.get(f"/v1/cases/{case['case_id']}/evidence"))["evidence"]
         assert evidence["filename"] == "photo-report.pdf"
+        assert evidence["content_type"] == "application/pdf"
+        assert evidence["size_bytes"] == len(PDF)
+        assert evidence["download"]["service"] == "intake"
         got = await client.get(
-            system.url("intake", f"/v1/attachments/{evidence['evidence_id']}"),
-            headers=system.auth(),
+            system.url("intake", evidence["download"]["path"]), headers=officer.headers
         )
         assert got.status_code == 200 and got.content == PDF
+        assert hashlib.sha256(got.content).hexdigest() == evidence["sha256"]
 
         # the same message delivered twice (a sending server's retry) is one case
         again = await send(system, msg)
