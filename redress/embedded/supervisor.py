@@ -119,7 +119,8 @@ class Supervisor:
         for svc in self.services:
             self._spawn(svc)
         self._write_pids()
-        self.wait_ready()
+        # each process imports and migrates on start-up: more of them on a busy machine take longer
+        self.wait_ready(timeout=max(60.0, 12.0 * len(self.services)))
 
     def _env(self, svc: ServiceProcess) -> dict[str, str]:
         env = dict(os.environ)
