@@ -6,6 +6,7 @@ evidence."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -277,3 +278,22 @@ async def test_receipts_of_duplicates_are_stable(system: System) -> None:
             return r.json() if r.status_code == 200 else None
 
         assert (await eventually(fetched, what="receipt"))["status"] == "received"
+
+
+async def test_a_double_click_at_the_same_moment_is_one_submission(system: System) -> None:
+    """Two copies racing each other: the person's lock makes one the first and the other
+    its duplicate, never two cases; the same with one Idempotency-Key."""
+    async with httpx.AsyncClient(timeout=15) as client:
+        for headers in ({}, {"Idempotency-Key": f"race-{uuid.uuid4()}"}):
+            body = person()
+            answers = await asyncio.gather(
+                *(submit(client, system, body, headers, unique=False) for _ in range(4))
+            )
+            assert len({a["submission_id"] for a in answers}) == 1, answers
+            statuses = sorted(a["status"] for a in answers)
+            if headers:
+                assert statuses == ["received"] * 4  # a retry, not a duplicate
+            else:
+                assert statuses == ["duplicate"] * 3 + ["received"]
+            await case_for(client, system, answers[0]["submission_id"])
+            assert len(await cases_matching(client, system, body["summary"][-20:])) == 1
