@@ -388,3 +388,35 @@ def test_the_kustomization_lists_every_manifest() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == files
+
+
+# -- the operations documents ------------------------------------------------------------------
+
+
+def documented_commands(text: str) -> list[list[str]]:
+    """Each ``redress <command> ...`` in the code of a Markdown document, up to its first
+    option or placeholder."""
+    code = re.findall(r"```.*?```", text, re.S) + re.findall(r"`[^`\n]+`", text)
+    found = []
+    for chunk in code:
+        # not the namespace in `kubectl -n redress ...`
+        for match in re.finditer(r"(?:^|(?<!-n)[\s(/`=])redress ([^\n`|;&)]*)", chunk, re.M):
+            words: list[str] = []
+            for word in match[1].split():
+                if word.startswith(("<", "-", "$", "\\", "'", '"', "#")):
+                    break
+                words.append(word)
+            if words and re.fullmatch(r"[a-z]+", words[0]) and words != ["serve"]:
+                found.append(words)
+    return found
+
+
+@pytest.mark.parametrize(
+    "document", [DEPLOY / "RUNBOOK.md", DEPLOY / "README.md", K8S / "README.md", ROOT / "README.md"]
+)
+def test_every_redress_command_the_documents_give_exists(document: Path) -> None:
+    commands = documented_commands(document.read_text())
+    assert commands, f"{document.name}: no redress command found; is the pattern still right?"
+    groups = {"dlq", "topics", "contracts"}  # named alone, as in "drain it (`redress dlq`)"
+    wrong = [" ".join(c) for c in commands if not (cli_accepts(c) or c in ([g] for g in groups))]
+    assert not wrong, f"{document.name} gives commands the CLI does not have: {wrong}"
