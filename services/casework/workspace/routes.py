@@ -33,6 +33,7 @@ from services.casework.command_routes import Route
 from services.casework.commanding import CaseNotFound, CommandRefused, execute
 from services.casework.domain import commands as c
 from services.casework.domain.case import stream_id
+from services.casework.domain.decide import INTAKE_ATTACHMENT_PATH
 from services.casework.evidence import EvidenceRejected
 from services.casework.workspace import forms, words
 
@@ -498,6 +499,11 @@ async def _case(request: Request, case_id: uuid.UUID, identity: Identity) -> dic
     return case
 
 
+async def _held(request: Request, case_id: uuid.UUID) -> set[str]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return await store.evidence_held(conn, case_id)
+
+
 async def _history(request: Request, case_id: uuid.UUID) -> list[Any]:
     async with runtime_of(request).pool.acquire() as conn:
         return await eventstore.load_stream(conn, stream_id(case_id))
@@ -507,8 +513,28 @@ def notifications_url(request: Request) -> str:
     configured = settings.current().notifications_url
     if configured:
         return configured.rstrip("/")
+    return _same_host(request, "notifications")
+
+
+def _same_host(request: Request, service: str) -> str:
     host = request.url.hostname or "localhost"
-    return f"{request.url.scheme}://{host}:{service_port('notifications')}"
+    return f"{request.url.scheme}://{host}:{service_port(service)}"
+
+
+def evidence_links(
+    request: Request, case_id: uuid.UUID, evidence: list[Any], held: set[str]
+) -> dict[str, str]:
+    """Where a browser downloads each file: an officer's upload from casework, an email's
+    attachment or a letter's scan from intake (the same sign-in cookie opens both)."""
+    links = {}
+    for _, p in evidence:
+        eid = p["evidence_id"]
+        if eid in held:
+            links[eid] = f"/v1/cases/{case_id}/evidence/{eid}"
+        else:
+            path = INTAKE_ATTACHMENT_PATH.format(attachment_id=eid)
+            links[eid] = _same_host(request, "intake") + path
+    return links
 
 
 def suggested(case: dict[str, Any], role: Role) -> list[str]:
@@ -553,7 +579,11 @@ def suggested(case: dict[str, Any], role: Role) -> list[str]:
 
 
 def _case_context(
-    request: Request, case: dict[str, Any], events: list[Any], identity: Identity
+    request: Request,
+    case: dict[str, Any],
+    events: list[Any],
+    identity: Identity,
+    held: set[str],
 ) -> dict[str, Any]:
     state = case["state"]
     payloads = [(e, e.payload) for e in events]
@@ -581,6 +611,7 @@ def _case_context(
         "latest_draft": drafts[-1] if drafts else None,
         "contacts": contacts,
         "evidence": evidence,
+        "evidence_links": evidence_links(request, case["case_id"], evidence, held),
         "groups": [(g, rs) for g, rs in groups if rs],
         "suggested": [forms.BY_PATH[p] for p in suggested(case, identity.role)],
         "notifications": notifications_url(request),
@@ -605,7 +636,7 @@ async def case_page(case_id: uuid.UUID, request: Request) -> Response:
         title=f"Case {case['reference']}",
         today=london_today(runtime_of(request).clock()),
         done=DONE.get(done) or (forms.BY_PATH[done].summary if done in forms.BY_PATH else ""),
-        **_case_context(request, case, events, identity),
+        **_case_context(request, case, events, identity, await _held(request, case_id)),
     )
 
 
@@ -816,5 +847,5 @@ async def upload_evidence(case_id: uuid.UUID, request: Request) -> Response:
         today=london_today(runtime_of(request).clock()),
         done="",
         upload_error=problem,
-        **_case_context(request, case, events, identity),
+        **_case_context(request, case, events, identity, await _held(request, case_id)),
     )
