@@ -93,7 +93,9 @@ async def search_cases(
 
 @router.get("/queues/triage")
 async def triage_queue(request: Request, identity: Staff) -> dict[str, Any]:
-    """Cases waiting for triage, oldest first."""
+    """Cases waiting for triage, oldest first, each with intake's triage hints (words that
+    suggest safeguarding, a request for information, a media or legal risk; a complaint
+    outside the time limit) for the officer to confirm."""
     return {"cases": await store.queue(runtime_of(request).pool, "triage", None, None)}
 
 

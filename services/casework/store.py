@@ -211,7 +211,11 @@ async def queue(
     """The triage queue, an officer's caseload, or the overdue list."""
     if which == "triage":
         rows = await pool.fetch(
-            f"SELECT {_CASE_COLUMNS} FROM cases WHERE lifecycle = 'new' ORDER BY received_at"
+            # with intake's hints (safeguarding, outside the time limit, ...): what the person
+            # triaging must look at first
+            f"""SELECT {_CASE_COLUMNS},
+                   coalesce(state->'triage_hints', '[]'::jsonb) AS triage_hints
+                FROM cases WHERE lifecycle = 'new' ORDER BY received_at"""
         )
     elif which == "caseload":
         rows = await pool.fetch(

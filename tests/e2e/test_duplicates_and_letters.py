@@ -99,13 +99,17 @@ async def test_a_complaint_about_long_ago_is_accepted_and_marked_for_triage(
     async with httpx.AsyncClient(timeout=15) as client:
         staff = Staff(client, system, "olivia", Role.OFFICER)
         hints = {}
+        late_case = ""
         for when in (long_ago, recent):
             receipt = await submit(client, system, {**person(), "happened_on": when})
             case = await case_for(client, system, receipt["submission_id"])
             view = await staff.get(f"/v1/cases/{case['case_id']}")
             hints[when] = view["state"]["triage_hints"]
+            late_case = case["case_id"] if when == long_ago else late_case
         assert "outside_time_limit" in hints[long_ago]
         assert "outside_time_limit" not in hints[recent]
+        queue = {c["case_id"]: c for c in (await staff.get("/v1/queues/triage"))["cases"]}
+        assert "outside_time_limit" in queue[late_case]["triage_hints"]
         tomorrow = (date.today() + timedelta(days=2)).isoformat()
         r = await client.post(
             system.url("intake", "/v1/submissions"), json={**person(), "happened_on": tomorrow}
