@@ -144,7 +144,14 @@ async def test_ctrl_c_and_start_again_keeps_cases_and_sends_nothing_twice() -> N
                 lambda: deliveries(client, system, case["case_id"]), what="first acknowledgement"
             )
 
+            async def mailbox_open() -> bool:
+                return listening(system.mailbox_port)
+
+            await eventually(mailbox_open, what="intake's mailbox listening under redress up")
+        assert f"127.0.0.1:{system.mailbox_port}" in up.output.read_text()
+
         assert up.ctrl_c() == 0, up.output.read_text()
+        assert not listening(system.mailbox_port)
         assert not any(listening(p) for p in up.ports.values())
         assert not listening(int(up.env["REDRESS_KAFKA_PORT"]))
         assert not listening(int(up.env["REDRESS_PG_PORT"]))
