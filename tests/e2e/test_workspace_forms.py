@@ -89,7 +89,16 @@ async def test_wrong_roles_and_other_services_see_not_allowed(system: System) ->
                 "category": "repairs",
             },
         )
+        await Staff(api, system, "olga", Role.OFFICER).do(
+            case["case_id"], "assign", {"officer": "olga-guards"}
+        )
     cid, ref = case["case_id"], case["reference"]
+    async with desk(system, "maya", Role.MANAGER) as manager:
+        theirs = await manager.get("/caseload", params={"officer": "olga-guards"})
+        assert "Caseload of olga-guards" in theirs.text and ref in theirs.text
+    async with desk(system, "omar", Role.OFFICER) as omar:
+        own = await omar.get("/caseload", params={"officer": "olga-guards"})
+        assert "My caseload" in own.text and ref not in own.text
     async with desk(system, "audrey", Role.AUDITOR) as auditor:
         read = await auditor.get(f"/cases/{cid}")
         assert read.status_code == 200 and "Read only" in read.text

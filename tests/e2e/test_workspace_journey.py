@@ -75,6 +75,13 @@ async def test_a_complaint_handled_in_the_workspace(system: System, page: Any) -
     ref, cid = case["reference"], case["case_id"]
     desk = Desk(page, system)
 
+    # keyboard: the first Tab reaches the skip link, which leads into the page
+    await page.goto(desk.base + "/sign-in")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+
     # the officer: triage queue, triage, assign, acknowledge, ask the service
     await desk.sign_in("wendy", Role.OFFICER)
     assert await page.title() == "My caseload - Redress workspace"
@@ -139,6 +146,12 @@ async def test_a_complaint_handled_in_the_workspace(system: System, page: Any) -
     await desk.submit("Draft the response", done="Draft the response")
     await desk.act("Quality-check")
     assert "we are sorry" in await page.locator(".letter").inner_text()
+    # the letter preview is notifications' page, opened with the same sign-in
+    preview = page.locator("a:has-text('Preview the outcome letter')")
+    href = await preview.get_attribute("href")
+    assert href == system.url("notifications", f"/v1/cases/{cid}/preview/outcome")
+    letter = await page.context.request.get(href)
+    assert letter.status == 200 and ref in await letter.text()
     for box in await page.locator("input[name^='checklist.']").all():
         await box.check()
     await desk.submit("Quality-check", done="Quality-check")

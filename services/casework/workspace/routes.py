@@ -111,7 +111,7 @@ def not_allowed(request: Request, identity: Identity | None, why: str) -> HTMLRe
 def home_for(identity: Identity) -> str:
     if identity.role is Role.SERVICE_RESPONDER:
         return "/service"
-    if identity.role in MANAGERS:
+    if identity.role in (*MANAGERS, Role.AUDITOR):
         return "/manager"
     return "/caseload"
 
@@ -326,13 +326,18 @@ async def caseload(request: Request) -> Response:
     runtime = runtime_of(request)
     today = london_today(runtime.clock())
     officer = identity.user
+    # a manager (or auditor) may look at a colleague's caseload; an officer sees their own
+    other = request.query_params.get("officer", "").strip()[:100]
+    if other and identity.role in (*MANAGERS, Role.AUDITOR):
+        officer = other
     cases = await store.queue(runtime.pool, "caseload", officer, None)
     return render(
         request,
         identity,
         "caseload.html",
-        title="My caseload",
+        title="My caseload" if officer == identity.user else f"Caseload of {officer}",
         intro=f"Open cases assigned to {officer}.",
+        officer_choice=officer if identity.role in (*MANAGERS, Role.AUDITOR) else None,
         **_list_context(request, cases, today),
     )
 
