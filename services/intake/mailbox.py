@@ -12,6 +12,7 @@ import contextlib
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from contracts import Channel, Complainant, FeedbackKind
@@ -23,6 +24,22 @@ from services.intake.attachments import FileRefused, KeptFile, keep
 from services.intake.domain.mail import ReadEmail, Unreadable, read_email
 
 log = get_logger(__name__)
+
+MAILBOX_MESSAGES = Counter(
+    "redress_mailbox_messages_total",
+    "Messages the complaints mailbox answered, by outcome: received (a new submission), "
+    "duplicate, reply (added to a case), refused (5xx), deferred (4xx, the sender retries)",
+    ["outcome"],
+)
+
+
+def outcome_of(reply: str) -> str:
+    if reply.startswith("250"):
+        if "Added to case" in reply:
+            return "reply"
+        return "duplicate" if "Already received" in reply else "received"
+    return "deferred" if reply.startswith("4") else "refused"
+
 
 _SUMMARY_LIMIT = 20_000
 
@@ -56,11 +73,13 @@ class ComplaintsMailbox:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="replace")
         try:
-            return await self.receive(raw)
+            reply = await self.receive(raw)
         except Exception as exc:
             # the database away, say: the sender's server keeps the message and tries again
             log.error("mailbox could not take a message", error=repr(exc))
-            return "451 4.3.0 Temporary failure; please try again later"
+            reply = "451 4.3.0 Temporary failure; please try again later"
+        MAILBOX_MESSAGES.labels(outcome_of(reply)).inc()
+        return reply
 
     async def receive(self, raw: bytes) -> str:
         """The SMTP answer to one message."""

@@ -297,3 +297,10 @@ async def test_bad_mail_gets_smtp_errors_and_the_listener_carries_on(system: Sys
     # after all that, a good email is still taken
     good = email(f"eve.{who}@example.org", "still there?", text=f"Yes {who} still works")
     assert (await send(system, good)).startswith("2.0.0 Received as submission")
+
+    async with httpx.AsyncClient(timeout=15) as client:
+        metrics = (await client.get(system.url("intake", "/metrics"))).text
+    for outcome in ("received", "refused"):
+        assert re.search(
+            rf'redress_mailbox_messages_total\{{outcome="{outcome}"\}} [1-9]', metrics
+        ), outcome
