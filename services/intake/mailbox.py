@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -102,7 +103,7 @@ class ComplaintsMailbox:
                 case = await store.case_by_reference(conn, reference)
             if case is not None:
                 return await self._reply(mail, sender, case, kept, notes, key, fingerprint)
-        return await self._new_submission(mail, kept, notes, key, fingerprint)
+        return await self._new_submission(mail, sender, kept, notes, key, fingerprint)
 
     def _keep_files(self, mail: ReadEmail) -> tuple[list[KeptFile], list[str]]:
         kept, notes = [], []
@@ -144,6 +145,7 @@ class ComplaintsMailbox:
     async def _new_submission(
         self,
         mail: ReadEmail,
+        sender: Sender,
         kept: list[KeptFile],
         notes: list[str],
         key: str | None,
@@ -186,9 +188,45 @@ class ComplaintsMailbox:
         if isinstance(taken, submitting.Refused):
             return "554 5.6.0 This Message-ID was already used for a different message"
         if taken.status == "duplicate":
-            return f"250 2.0.0 Already received as submission {taken.submission_id}"
+            answer = f"250 2.0.0 Already received as submission {taken.submission_id}"
+            if kept:
+                reference = await self._files_to_case_of(
+                    taken.submission_id, mail, sender, kept, key, fingerprint
+                )
+                if reference is not None:
+                    answer += f"; the files were added to case {reference}"
+            return answer
         log.info("mailbox took a complaint", submission_id=str(taken.submission_id))
         return f"250 2.0.0 Received as submission {taken.submission_id}"
+
+    async def _files_to_case_of(
+        self,
+        submission_id: uuid.UUID,
+        mail: ReadEmail,
+        sender: Sender,
+        kept: list[KeptFile],
+        key: str | None,
+        fingerprint: str,
+    ) -> str | None:
+        """The same complaint again, with files: they join the first one's case file, once
+        casework has opened it (before that they cannot be placed, and are not kept)."""
+        async with self.runtime.pool.acquire() as conn:
+            case = await store.case_of_submission(conn, submission_id)
+        if case is None:
+            return None
+        taken = await submitting.take_correspondence(
+            self.runtime,
+            case_id=case["case_id"],
+            reference=case["reference"],
+            sender=sender,
+            subject=mail.subject,
+            text="The same complaint sent again, with files.\n\n" + mail.text,
+            files=kept,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            actor="channel:email",
+        )
+        return None if isinstance(taken, submitting.Refused) else taken.reference
 
 
 async def run_mailbox(runtime: Runtime) -> None:

@@ -127,6 +127,14 @@ async def case_by_reference(conn: Connection, reference: str) -> asyncpg.Record 
     )
 
 
+async def case_of_submission(conn: Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT case_id, reference FROM tracked_cases WHERE submission_id = $1 "
+        "ORDER BY opened_at LIMIT 1",
+        submission_id,
+    )
+
+
 async def find_correspondence(conn: Connection, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM correspondence WHERE idempotency_key = $1", key)
 

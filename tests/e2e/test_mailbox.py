@@ -82,6 +82,21 @@ def submission_of(answer: str) -> str:
     return match.group(1)
 
 
+async def known_to_intake(system: System, reference: str) -> None:
+    """Intake learns references from casework's CaseOpened; until it has, a reply would be a
+    new complaint."""
+    conn = await asyncpg.connect(system.stack.dsn)
+    try:
+
+        async def known() -> bool:
+            sql = "SELECT 1 FROM intake.tracked_cases WHERE reference = $1"
+            return bool(await conn.fetchval(sql, reference))
+
+        await eventually(known, what="intake knowing the reference")
+    finally:
+        await conn.close()
+
+
 async def history(client: httpx.AsyncClient, system: System, case_id: str) -> list[Any]:
     auditor = Staff(client, system, "audrey", Role.AUDITOR)
     return (await auditor.get(f"/v1/cases/{case_id}/history"))["events"]  # type: ignore[no-any-return]
@@ -156,18 +171,7 @@ async def test_a_reply_quoting_the_reference_joins_that_case(system: System) -> 
             attachments=(("log.txt", b"02:00 bang\n03:00 bang\n", "text/plain"),),
         )
 
-        # intake learns references from casework's CaseOpened; until it has, a reply would
-        # be a new complaint
-        conn = await asyncpg.connect(system.stack.dsn)
-        try:
-
-            async def known() -> bool:
-                sql = "SELECT 1 FROM intake.tracked_cases WHERE reference = $1"
-                return bool(await conn.fetchval(sql, case["reference"]))
-
-            await eventually(known, what="intake knowing the reference")
-        finally:
-            await conn.close()
+        await known_to_intake(system, case["reference"])
         answer = await send(system, reply)
         assert answer == f"2.0.0 Added to case {case['reference']}"
 
@@ -304,3 +308,34 @@ async def test_bad_mail_gets_smtp_errors_and_the_listener_carries_on(system: Sys
         assert re.search(
             rf'redress_mailbox_messages_total\{{outcome="{outcome}"\}} [1-9]', metrics
         ), outcome
+
+
+async def test_the_same_complaint_again_with_a_file_adds_the_file_to_the_case(
+    system: System,
+) -> None:
+    who = uuid.uuid4().hex[:8]
+    sender = f"Fay <fay.{who}@example.org>"
+    words = f"The fence at number {who} fell down in the storm and is still lying there."
+    first = submission_of(await send(system, email(sender, "Fence", text=words)))
+    async with httpx.AsyncClient(timeout=15) as client:
+        case = await case_for(client, system, first)
+        await known_to_intake(system, case["reference"])
+        again = email(
+            sender, "Fence", text=words, attachments=(("fence.pdf", PDF, "application/pdf"),)
+        )
+        answer = await send(system, again)
+        assert answer == (
+            f"2.0.0 Already received as submission {first}; "
+            f"the files were added to case {case['reference']}"
+        )
+        assert await send(system, again) == answer  # delivered twice: added once
+        officer = Staff(client, system, "olivia", Role.OFFICER)
+
+        async def filed() -> list[Any] | None:
+            files = (await officer.get(f"/v1/cases/{case['case_id']}/evidence"))["evidence"]
+            return files or None
+
+        [evidence] = await eventually(filed, what="the file in the case file")
+        assert evidence["filename"] == "fence.pdf" and evidence["download"]["service"] == "intake"
+        events = await history(client, system, case["case_id"])
+        assert sum(e["event_type"] == "ContactLogged" for e in events) == 1
