@@ -150,6 +150,10 @@ async def test_a_stale_form_shows_what_changed_and_overwrites_nothing(system: Sy
             )
             data = {"reason": "Resolved on the phone", "version": version, "csrf_token": csrf}
             stale = await olga.post(f"/cases/{cid}/do/withdraw", data=data)
+            unversioned = {k: v for k, v in data.items() if k != "version"}
+            blind = await olga.post(f"/cases/{cid}/do/withdraw", data=unversioned)
+            assert blind.status_code == 400 and "which version of the case" in blind.text
+            stale = await olga.post(f"/cases/{cid}/do/withdraw", data=data)
             assert stale.status_code == 409
             assert "Someone else changed this case" in stale.text
             assert "Case triaged" in stale.text and "tom (officer)" in stale.text

@@ -118,6 +118,7 @@ async def test_a_complaint_handled_in_the_workspace(system: System, page: Any) -
     assert await page.input_value("#f-contributor") == "ravi"
     await summary.locator("a").first.click()
     assert await page.evaluate("document.activeElement.id") == "f-request"
+    await screenshot(page, "workspace-form-errors")
     await page.fill("#f-request", "Why were the appointments missed?")
     await desk.submit("Ask a service", done="Ask a service")
     await desk.sign_out()
@@ -169,6 +170,11 @@ async def test_a_complaint_handled_in_the_workspace(system: System, page: Any) -
     assert await page.input_value("#f-extension_id") == "E1"
     await desk.submit("approves a requested extension", done="approves a requested extension")
     assert await page.locator("p", has_text="extended by 5 working days").count() == 1
+
+    # the forms with checkboxes, a date and time, and money pass too
+    for action in ("flags", "contacts", "remedies", "ombudsman-enquiries"):
+        await page.goto(desk.base + f"/cases/{cid}/do/{action}")
+        await desk.check()
 
     # search by email is a POST: the address never carries it
     await page.click("nav >> text=Search")

@@ -745,7 +745,19 @@ async def act(case_id: uuid.UUID, action: str, request: Request) -> Response:
     try:
         version = int(str(posted.get("version") or ""))
     except ValueError:
-        version = case["version"]
+        # without the version it was filled in against, a form could overwrite a change
+        # it never saw: refuse it rather than guess
+        return _form_page(
+            request,
+            identity,
+            case,
+            form,
+            events,
+            status=400,
+            values=forms.raw_values(posted),
+            refusal="the form did not say which version of the case it was filled in "
+            "against; check the case as it is now and send the form again",
+        )
     parsed = forms.parse(form, posted)
     body, errors = forms.validate(form, parsed)
     if errors:
