@@ -90,6 +90,7 @@ async def cluster(own_env: None) -> AsyncIterator[Cluster]:
             data_dir=data_dir,
             smtp_host="127.0.0.1",
             smtp_port=smtp.port,
+            mailbox_port=free_port(),  # both intake replicas share it; no other run does
         )
         supervisor = Supervisor(settings, replicas=2, say=lambda _: None)
         await asyncio.to_thread(
