@@ -1,6 +1,8 @@
 """Fault tolerance for real: services killed with SIGKILL in the middle of a load of complaints
 are restarted by the supervisor, and every complaint still becomes one case with its deadlines,
-one receipt in the mail sink and one count in the reports."""
+one receipt in the mail sink and one count in the reports; after each fault every read model
+equals what its events say (tests/e2e/convergence.py). The broker's restart is in
+test_broker_restart.py."""
 
 from __future__ import annotations
 
@@ -15,12 +17,20 @@ import pytest
 
 from contracts import Role
 from redress.embedded.smtp_sink import read_mailbox
+from redress.settings import embedded_dsn
 from tests.conftest import make_data_dir
+from tests.e2e.convergence import assert_read_models_match_their_events
 from tests.e2e.test_flow import COMPLAINT, fresh, submit
 from tests.e2e.test_up_restart import Up
 from tests.support import eventually
 
 ORG = "fault-council"
+
+
+async def read_models_match_events(up: Up) -> dict[str, int]:
+    return await assert_read_models_match_their_events(
+        embedded_dsn(int(up.env["REDRESS_PG_PORT"])), f"127.0.0.1:{up.env['REDRESS_KAFKA_PORT']}"
+    )
 
 
 def service_pid(module: str, port: int) -> int:
@@ -79,6 +89,8 @@ async def test_kill_9_under_load_loses_nothing_and_sends_nothing_twice() -> None
             if m["Subject"].startswith("We have received")
         ]
         assert sorted(receipts) == sorted(emails)  # one each: none lost, none twice
+        compared = await read_models_match_events(up)
+        assert compared["cases"] == 40 and compared["notifications_sent"] >= 40, compared
         log = up.output.read_text()
         assert "restarting" in log  # the supervisor brought the killed services back
         assert up.ctrl_c() == 0, log
@@ -122,6 +134,14 @@ async def test_postgresql_restart_the_services_carry_on() -> None:
             summary = await eventually(both, timeout=120, what="both complaints all the way")
             assert summary["cases_opened"] == 2
             assert before["submission_id"] != after["submission_id"]
+        receipts = [
+            m["To"]
+            for m in read_mailbox(data_dir / "mail")
+            if m["Subject"].startswith("We have received")
+        ]
+        assert receipts == [COMPLAINT["complainant"]["email"]] * 2  # type: ignore[index]
+        compared = await read_models_match_events(up)
+        assert compared["cases"] == 2, compared
         assert up.ctrl_c() == 0, up.output.read_text()
     finally:
         up.cleanup()
