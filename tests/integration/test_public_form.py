@@ -138,3 +138,24 @@ async def test_markup_comes_back_escaped(intake: tuple[FastAPI, str]) -> None:
             "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&#34;alert(2)&#34;&gt;"
             in page.text
         )
+
+
+async def test_a_form_changed_and_sent_again_under_its_key_is_a_submission_of_its_own(
+    intake: tuple[FastAPI, str],
+) -> None:
+    """The resident went back and changed their answers: the key that makes a double click
+    one submission must not swallow the changed one (nor fail on it)."""
+    app, _ = intake
+    async with _client(app, "203.0.113.9") as client:
+        hidden = await _form(client)
+        first = await client.post("/", data={**hidden, **FIELDS})
+        changed = {**FIELDS, "summary": "The bins were not collected from Mill Lane this week."}
+        second = await client.post("/", data={**hidden, **changed})
+        assert first.status_code == second.status_code == 303
+        receipts = set()
+        for answer in (first, second):
+            page = await client.get(answer.headers["location"])
+            found = re.search(r'id="receipt">([^<]+)<', page.text)
+            assert found is not None
+            receipts.add(found[1])
+        assert len(receipts) == 2
