@@ -30,6 +30,7 @@ from contracts.events import (
     Procedure,
 )
 from contracts.organisations import OrganisationConfigured
+from contracts.people import ErasureReason, PersonErased
 from contracts.registry import EventPayload, decode_payload, event_spec, registered_event_types
 from contracts.roles import Role
 from contracts.serialisation import decode_envelope, encode_envelope
@@ -40,6 +41,7 @@ from contracts.topics import (
     INTAKE_TOPIC,
     NOTIFICATION_TOPIC,
     ORGANISATION_TOPIC,
+    PERSON_TOPIC,
     dead_letter_topic,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "INTAKE_TOPIC",
     "NOTIFICATION_TOPIC",
     "ORGANISATION_TOPIC",
+    "PERSON_TOPIC",
     "Attachment",
     "CaseOpened",
     "Channel",
@@ -65,6 +68,7 @@ __all__ = [
     "DeadlinePaused",
     "DeadlineSet",
     "Envelope",
+    "ErasureReason",
     "EventPayload",
     "ExtensionNotAllowed",
     "FeedbackKind",
@@ -73,6 +77,7 @@ __all__ = [
     "NotificationFailed",
     "NotificationSent",
     "OrganisationConfigured",
+    "PersonErased",
     "Procedure",
     "Role",
     "UnknownEventType",

@@ -174,6 +174,8 @@ class CaseTriaged(_CaseEvent):
     complexity: Complexity
     priority: Priority
     location: Location | None = None
+    #: of the location's postcode, in clear for reports (the postcode itself is sealed)
+    postcode_district: str | None = Field(None, max_length=4)
 
 
 @register_event

@@ -32,6 +32,12 @@ def uk_postcode(value: str | None) -> str | None:
     return f"{compact[:-3]} {compact[-3:]}"
 
 
+def postcode_district(postcode: str | None) -> str | None:
+    """The outward code ("SW1A" of "SW1A 1AA"): coarse enough to count places by, so it stays
+    in clear in events while the full postcode is sealed with the person's key."""
+    return postcode.split(" ")[0] if postcode else None
+
+
 class FeedbackKind(StrEnum):
     COMPLAINT = "complaint"
     COMPLIMENT = "compliment"
@@ -176,6 +182,8 @@ class FeedbackSubmitted(EventPayload):
     kind: FeedbackKind
     channel: Channel
     organisation_id: str = Field(min_length=1, max_length=100)
+    #: the resident's stable id (redress.vault): their personal fields are sealed with its key
+    person_id: uuid.UUID | None = None
     service_area: str | None = Field(default=None, max_length=100)
     received_at: AwareDatetime
     summary: str = Field(min_length=1, max_length=20_000)
@@ -235,6 +243,9 @@ class CaseOpened(EventPayload):
     location: PlaceComplainedAbout | None = None
     triage_hints: list[TriageHint] = Field(default_factory=list)
     member: Member | None = None
+    person_id: uuid.UUID | None = None
+    #: of the complainant's postcode, in clear for reports (the postcode itself is sealed)
+    postcode_district: str | None = Field(default=None, max_length=4)
 
 
 class _DeadlineEvent(EventPayload):

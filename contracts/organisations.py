@@ -34,6 +34,9 @@ class OrganisationConfigured(EventPayload):
     shared_service: str | None = Field(
         None, max_length=200, description="The shared service team that handles it, if any"
     )
+    #: how long personal data is kept after a person's last case closes (the retention job
+    #: then erases them); six years is the usual schedule for complaint records
+    retention_years: int = Field(6, ge=1, le=100)
 
     @model_validator(mode="after")
     def _only_stricter(self) -> OrganisationConfigured:

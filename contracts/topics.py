@@ -12,6 +12,7 @@ CASE_TOPIC: Final = "redress.case.v1"
 DEADLINE_TOPIC: Final = "redress.deadline.v1"
 NOTIFICATION_TOPIC: Final = "redress.notification.v1"
 ORGANISATION_TOPIC: Final = "redress.organisation.v1"
+PERSON_TOPIC: Final = "redress.person.v1"
 
 ALL_TOPICS: Final = (
     INTAKE_TOPIC,
@@ -19,6 +20,7 @@ ALL_TOPICS: Final = (
     DEADLINE_TOPIC,
     NOTIFICATION_TOPIC,
     ORGANISATION_TOPIC,
+    PERSON_TOPIC,
 )
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from redress.db import Connection
 
 app = typer.Typer(
     help="Redress: complaints handling for UK public bodies.",
@@ -23,7 +28,10 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dlq_app, name="dlq")
+retention_app = typer.Typer(help="Personal data retention.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 console = Console()
+T = TypeVar("T")
 
 
 @app.command()
@@ -418,6 +426,128 @@ def demo(
         f"submitted {counts['submitted']}, answered {counts['answered']} responses, "
         f"escalated {counts['escalated']}"
     )
+
+
+#: erasure, retention and subject access act through casework's schema: its event store and
+#: outbox carry `PersonErased`, its tables know which cases closed when
+_PRIVACY_SCHEMA = "casework"
+
+
+def _with_casework(work: Callable[[Connection, datetime], Awaitable[T]]) -> T:
+    """Run ``work(conn, now)`` on a connection to casework's schema, with this process's vault
+    made from the data dir's (or the environment's) master key."""
+    import asyncio
+    from datetime import UTC
+
+    from redress import vault
+    from redress.db import create_pool
+    from redress.settings import RuntimeSettings
+
+    settings = RuntimeSettings()
+    vault.configure(settings.data_dir)
+
+    async def run() -> T:
+        pool = await create_pool(settings.dsn, _PRIVACY_SCHEMA, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                if not await conn.fetchval("SELECT to_regclass('cases') IS NOT NULL"):
+                    raise RuntimeError("casework has never started against this database")
+                return await work(conn, datetime.now(UTC))
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        console.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def erase(
+    person: str = typer.Option(..., "--person", help="Person id, email address or phone number."),
+) -> None:
+    """Erase a person: destroy their key, so every copy of their personal data in every event
+    store, outbox and topic becomes unreadable, and emit PersonErased so every service scrubs
+    its own tables. Reports keep their counts and dates. Exits 1 if nobody is known by that.
+
+    Example: redress erase --person ada@example.org
+    """
+    from contracts import ErasureReason
+    from redress.privacy import erase_person
+
+    async def work(conn: Connection, now: datetime) -> Any:
+        return await erase_person(
+            conn,
+            person,
+            reason=ErasureReason.REQUEST,
+            actor="cli:erase",
+            now=now,
+            service=_PRIVACY_SCHEMA,
+        )
+
+    done = _with_casework(work)
+    if done is None:
+        console.print("[red]no person is known by that id, email or phone[/red]")
+        raise typer.Exit(1)
+    what = "erased" if done.erased_now else "was already erased"
+    console.print(f"person {done.person_id} {what}: {len(done.case_ids)} case(s)")
+
+
+@app.command()
+def sar(
+    person: str = typer.Option(..., "--person", help="Person id, email address or phone number."),
+    out: Path = typer.Option(None, help="Write the JSON here (default: print it)."),
+) -> None:
+    """Subject access: everything held about a person, decrypted, as one JSON document (their
+    submissions, each case's timeline, deadlines and letters sent).
+
+    Example: redress sar --person ada@example.org --out ada.json
+    """
+    import json
+
+    from redress.privacy import subject_access
+
+    async def work(conn: Connection, now: datetime) -> Any:
+        return await subject_access(conn, person, now=now)
+
+    found = _with_casework(work)
+    if found is None:
+        console.print("[red]no person is known by that id, email or phone[/red]")
+        raise typer.Exit(1)
+    text = json.dumps(found, indent=2, ensure_ascii=False, default=str)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, "utf-8")
+        console.print(f"wrote {out}")
+
+
+@retention_app.command("run")
+def retention_run(
+    as_of: str = typer.Option(None, help="Run as if it were this UTC time (ISO 8601)."),
+) -> None:
+    """Erase everyone all of whose cases closed longer ago than their organisation's retention
+    period (REDRESS_RETENTION_YEARS, default 6, where not configured). Casework also runs this
+    every REDRESS_RETENTION_POLL_SECONDS.
+
+    Example: redress retention run
+    """
+    import importlib
+    from datetime import UTC
+
+    retention = importlib.import_module("services.casework.privacy")
+
+    async def work(conn: Connection, now: datetime) -> Any:
+        when = now if as_of is None else datetime.fromisoformat(as_of)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return await retention.run_retention(conn, when, service=_PRIVACY_SCHEMA)
+
+    erased = _with_casework(work)
+    console.print(f"{len(erased)} person(s) past retention erased")
+    for person_id in erased:
+        console.print(f"  {person_id}")
 
 
 @contracts_app.command("export")

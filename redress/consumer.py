@@ -14,6 +14,7 @@ Three kinds of failure, three answers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,7 +34,7 @@ from contracts import (
     decode_payload,
     new_envelope,
 )
-from redress import eventstore
+from redress import eventstore, vault
 from redress.db import Connection, is_infrastructure_error
 from redress.logging import get_logger
 from redress.metrics import DEAD_LETTERED, EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
@@ -175,11 +176,19 @@ class IdempotentConsumer:
             envelope = decode_envelope(message.value)
         except ContractError as exc:
             return await self._dead_letter(message, "unknown", f"unparseable: {exc}")
+        if envelope.event_type == "PersonErased":
+            # whatever this service does with it, its cached key must go now
+            forget = envelope.payload.get("person_id")
+            with contextlib.suppress(ValueError, TypeError):
+                vault.current().cache.forget_person(uuid.UUID(str(forget)))
         handler = self.handlers.get(envelope.event_type)
         if handler is None:
             self._count(message, envelope.event_type, "ignored")
             return "ignored"
         try:
+            # personal fields are opened here, once, for every service (placeholders for an
+            # erased person); a record that does not open with its key is bad input
+            envelope = await vault.current().open(self.pool, envelope)
             payload = decode_payload(envelope)
         except ContractError as exc:
             return await self._dead_letter(message, envelope.event_type, f"invalid: {exc}")

@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts import Envelope, EventPayload, encode_envelope, event_spec, new_envelope
+from redress import vault
 from redress.db import Connection
 from redress.metrics import EVENTS_APPENDED
 
@@ -42,10 +43,12 @@ async def stream_version(conn: Connection, stream_id: str) -> int:
 
 
 async def load_stream(conn: Connection, stream_id: str) -> list[Envelope]:
+    """The stream's events, personal fields opened (placeholders where the person is erased)."""
     rows = await conn.fetch(
         "SELECT * FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
     )
-    return [row_to_envelope(r) for r in rows]
+    the_vault = vault.current()
+    return [await the_vault.open(conn, row_to_envelope(r)) for r in rows]
 
 
 def row_to_envelope(row: asyncpg.Record) -> Envelope:
@@ -71,7 +74,10 @@ async def append(
     *,
     expected_version: int,
 ) -> None:
-    """Append events to one stream and to the outbox. Must run inside a transaction."""
+    """Append events to one stream and to the outbox. Must run inside a transaction.
+
+    Personal fields are sealed with the person's key here (`redress.vault`), so the event store
+    and the outbox, and so the topics, only ever hold their ciphertext."""
     if not envelopes:
         return
     if not conn.is_in_transaction():
@@ -85,6 +91,7 @@ async def append(
                 f"event {offset} has stream_version {env.stream_version}, "
                 f"expected {expected_version + offset}"
             )
+    envelopes = await vault.current().seal(conn, envelopes)
     try:
         async with conn.transaction():
             await conn.executemany(

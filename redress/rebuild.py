@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from redress import vault
 from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.service import Service
@@ -67,6 +68,7 @@ def load_service(name: str) -> Service:
 
 async def rebuild(name: str, settings: RuntimeSettings) -> RebuildReport:
     service = load_service(name)
+    vault.configure(settings.data_dir)  # the master key that opens the log's sealed fields
     shadow = f"{name}_rebuild"
     admin = await create_pool(settings.dsn, name, max_size=2)
     try:

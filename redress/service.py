@@ -26,6 +26,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts import dead_letter_topic
+from redress import vault
 from redress.auth import previous_token_keys, token_key
 from redress.consumer import (
     Clock,
@@ -112,6 +113,7 @@ class Service:
         app = FastAPI(title=f"Redress {self.name}", lifespan=self._lifespan(settings))
         app.state.token_key = token_key(settings.data_dir)
         app.state.previous_token_keys = previous_token_keys()
+        vault.configure(settings.data_dir)
         app.add_exception_handler(RequestValidationError, _validation_error)
         for unstorable in UNSTORABLE_TEXT:
             app.add_exception_handler(unstorable, _unstorable_text)

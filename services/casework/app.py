@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from contracts import DEADLINE_TOPIC, INTAKE_TOPIC
+from contracts import DEADLINE_TOPIC, INTAKE_TOPIC, PERSON_TOPIC
 from redress.service import Service, Subscription
-from services.casework import handlers
+from services.casework import handlers, privacy
 from services.casework.api import router
 from services.casework.command_routes import router as command_router
 from services.casework.organisations import router as organisation_router
@@ -39,9 +39,12 @@ service = Service(
                 ),
             },
         ),
+        Subscription(PERSON_TOPIC, {"PersonErased": privacy.on_person_erased}),
     ],
+    background=[privacy.retention_job],
 )
 app = service.create_app()
 app.include_router(command_router)
 app.include_router(organisation_router)
 install_workspace(app)
+app.include_router(privacy.router)

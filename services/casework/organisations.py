@@ -38,6 +38,9 @@ class OrganisationBody(BaseModel):
     reminder_working_days: int = Field(2, ge=0, le=20)
     stricter_timescales: list[TimescaleOverride] = Field(default_factory=list)
     shared_service: str | None = Field(None, max_length=200)
+    retention_years: int = Field(
+        6, ge=1, le=100, description="Years personal data is kept after the last case closes"
+    )
 
 
 def stream(organisation_id: str) -> str:
@@ -83,12 +86,12 @@ async def save(conn: Connection, p: OrganisationConfigured, version: int, now: A
     await conn.execute(
         """INSERT INTO organisations (organisation_id, name, nation, default_procedure,
                procedures_by_service, closure_days, shared_service, version, updated_at,
-               reminder_working_days, stricter_timescales)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               reminder_working_days, stricter_timescales, retention_years)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (organisation_id) DO UPDATE SET name = $2, nation = $3,
                default_procedure = $4, procedures_by_service = $5, closure_days = $6,
                shared_service = $7, version = $8, updated_at = $9,
-               reminder_working_days = $10, stricter_timescales = $11""",
+               reminder_working_days = $10, stricter_timescales = $11, retention_years = $12""",
         p.organisation_id,
         p.name,
         p.nation.value,
@@ -100,6 +103,7 @@ async def save(conn: Connection, p: OrganisationConfigured, version: int, now: A
         now,
         p.reminder_working_days,
         [o.model_dump(mode="json") for o in p.stricter_timescales],
+        p.retention_years,
     )
 
 
@@ -114,6 +118,7 @@ def _as_payload(row: Any) -> OrganisationConfigured:
         shared_service=row["shared_service"],
         reminder_working_days=row["reminder_working_days"],
         stricter_timescales=row["stricter_timescales"],
+        retention_years=row["retention_years"],
     )
 
 

@@ -22,6 +22,11 @@ class CaseworkSettings(BaseSettings):
     #: where browsers reach notifications, for the letter previews and delivery log the
     #: workspace links to (default: the same host as the workspace, notifications' port)
     notifications_url: str | None = Field(None, validation_alias="REDRESS_NOTIFICATIONS_URL")
+    #: retention for organisations not configured (each organisation may set its own)
+    retention_years: int = Field(6, ge=1, le=100, validation_alias="REDRESS_RETENTION_YEARS")
+    retention_poll_seconds: float = Field(
+        3600, gt=0, validation_alias="REDRESS_RETENTION_POLL_SECONDS"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -51,10 +51,11 @@ async def insert_case(
         version,
     )
     await conn.execute(
-        "UPDATE cases SET complainant_email = $2, postcode = $3 WHERE case_id = $1",
+        "UPDATE cases SET complainant_email = $2, postcode = $3, person_id = $4 WHERE case_id = $1",
         opened.case_id,
         opened.complainant.email,
         opened.complainant.postcode,
+        opened.person_id,
     )
 
 
@@ -67,7 +68,8 @@ async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> N
                officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
                priority = $11, acknowledged = $12, responded = $13, ward = $14,
                postcode = coalesce($15, postcode), flags = $16, part_services = $17,
-               updated_at = $18
+               updated_at = $18,
+               closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
            WHERE case_id = $1""",
         state.case_id,
         case_view(state),

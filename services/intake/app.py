@@ -5,10 +5,10 @@ reply's case reference to its case."""
 
 from pathlib import Path
 
-from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC
+from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC, PERSON_TOPIC
 from redress import ratelimit
 from redress.service import Runtime, Service, Subscription, poll_forever
-from services.intake import evidence, letters, tracking, web
+from services.intake import evidence, letters, privacy, tracking, web
 from services.intake.api import router
 from services.intake.domain.tracking import CASE_EVENTS, DEADLINE_EVENTS
 from services.intake.mailbox import run_mailbox
@@ -35,6 +35,7 @@ service = Service(
         Subscription(
             ORGANISATION_TOPIC, {"OrganisationConfigured": tracking.on_organisation_configured}
         ),
+        Subscription(PERSON_TOPIC, {"PersonErased": privacy.on_person_erased}),
     ],
     background=[forget_idle_rate_limits, run_mailbox],
 )

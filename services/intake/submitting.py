@@ -17,7 +17,7 @@ import asyncpg
 
 from contracts import Channel, CorrespondenceReceived, FeedbackSubmitted, new_envelope
 from contracts.events import Sender
-from redress import eventstore
+from redress import eventstore, vault
 from redress.service import Runtime
 from services.intake import settings, store
 from services.intake.attachments import KeptFile
@@ -103,6 +103,12 @@ async def take(
                 return await _retry(conn, existing, asked_hash)
         try:
             async with conn.transaction():
+                # the same resident (by email, else phone) keeps one person id, and one key
+                # that seals their personal fields in every event (redress.vault)
+                person_id = await vault.current().person_for_contact(
+                    conn, email=complainant.get("email"), phone=complainant.get("phone")
+                )
+                payload = payload.model_copy(update={"person_id": person_id})
                 await store.lock_contacts(conn, payload.organisation_id, contact_keys)
                 original = await _original(conn, payload, contact_keys, text_keys, config)
                 await store.insert(

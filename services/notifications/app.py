@@ -3,9 +3,9 @@ and alerts, and a delivery worker sends them."""
 
 from pathlib import Path
 
-from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC
+from contracts import CASE_TOPIC, DEADLINE_TOPIC, ORGANISATION_TOPIC, PERSON_TOPIC
 from redress.service import Runtime, Service, Subscription
-from services.notifications import delivery, handlers
+from services.notifications import delivery, handlers, privacy
 from services.notifications.api import router
 from services.notifications.channels import (
     Channel,
@@ -44,6 +44,7 @@ service = Service(
         Subscription(
             ORGANISATION_TOPIC, {"OrganisationConfigured": handlers.on_organisation_configured}
         ),
+        Subscription(PERSON_TOPIC, {"PersonErased": privacy.on_person_erased}),
     ],
     background=[deliver],
 )

@@ -54,6 +54,9 @@ def _base(contact: dict[str, Any]) -> dict[str, Any]:
 async def _to_resident(
     ctx: EventContext, contact: dict[str, Any], template: str, cause: str, **context: Any
 ) -> None:
+    if contact.get("erased_at") is not None:
+        ctx.log.info("resident erased; letter not made", template=template)
+        return
     await queue(
         ctx.conn,
         case_id=contact["case_id"],

@@ -93,7 +93,8 @@ async def on_case_event(ctx: EventContext) -> None:
                 received_on=london_today(e.received_at),
                 opened_at=ctx.envelope.occurred_at,
                 service_area=e.service_area,
-                postcode_district=district(e.complainant.postcode),
+                # the clear district; an erased complainant's postcode opens as None
+                postcode_district=e.postcode_district or district(e.complainant.postcode),
             )
             await _stage(conn, e.case_id, 1, started_on=london_today(e.received_at))
         case ev.CaseTriaged():
@@ -106,8 +107,9 @@ async def on_case_event(ctx: EventContext) -> None:
             }
             if location is not None:
                 columns["ward"] = location.ward
-                if location.postcode:
-                    columns["postcode_district"] = district(location.postcode)
+                found = e.postcode_district or district(location.postcode)
+                if found:
+                    columns["postcode_district"] = found
             await _case(conn, e.case_id, **columns)
         case ev.CaseAcknowledged():
             await _stage(conn, e.case_id, e.stage, acknowledged_on=e.acknowledged_on)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,11 @@ class System:
     token_key: str = ""
     #: intake's complaints mailbox (incoming SMTP) on 127.0.0.1
     mailbox_port: int = 0
+
+    @property
+    def data_dir(self) -> Path:
+        """The services' data dir: their token and master keys, logs and mail."""
+        return self.stack.data_dir / "system"
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path

@@ -22,6 +22,7 @@ CONSUMERS = {
     "redress.deadline.v1": ["casework", "notifications", "reporting", "intake"],
     "redress.notification.v1": ["reporting"],
     "redress.organisation.v1": ["deadlines", "intake"],
+    "redress.person.v1": ["casework", "notifications", "intake"],
 }
 
 

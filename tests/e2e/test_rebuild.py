@@ -32,7 +32,9 @@ async def test_rebuilt_reporting_equals_live(system: System) -> None:
         )
         await officer.do(case["case_id"], "withdraw", {"reason": "sorted out on the phone"})
     settings = RuntimeSettings(
-        database_url=system.stack.dsn, kafka_bootstrap_servers=system.stack.bootstrap
+        database_url=system.stack.dsn,
+        kafka_bootstrap_servers=system.stack.bootstrap,
+        data_dir=system.data_dir,  # whose master key opens the sealed fields
     )
     deadline = time.monotonic() + 60
     while True:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import Attachment, CaseOpened, Channel, EventPayload, FeedbackKind, Role
 from contracts import case_events as ev
-from contracts.events import TriageHint
+from contracts.events import TriageHint, postcode_district
 from contracts.procedures import PROCEDURES, ProcedureRules, outside_time_limit
 from services.casework.domain import commands as c
 from services.casework.domain.case import Case, Lifecycle, case_id_for
@@ -122,6 +122,8 @@ def _open_case(state: Case, cmd: c.OpenCase) -> Decision:
             location=sub.location,
             triage_hints=hints,
             member=sub.member,
+            person_id=sub.person_id,
+            postcode_district=postcode_district(sub.complainant.postcode),
         )
     ]
     return opened + [evidence_from_intake(cmd.case_id, a, sub.channel) for a in sub.attachments]
@@ -161,6 +163,7 @@ def _triage(state: Case, cmd: c.Triage) -> Decision:
             complexity=cmd.complexity,
             priority=cmd.priority,
             location=cmd.location,
+            postcode_district=postcode_district(cmd.location.postcode if cmd.location else None),
         )
     ]
 

@@ -425,7 +425,9 @@ def _extension(
             response,
             state.case_id,
             due,
-            f"{response.explanation}; {text} ({event.reason})",
+            # the extension by its id, not its reason: the reason is the resident's personal
+            # text, sealed in the case's events, and an explanation is read by everyone
+            f"{response.explanation}; {text} (extension {event.extension_id})",
             reason=f"extension {event.extension_id}",
             extension_days=response.extension_days + event.working_days,
         )

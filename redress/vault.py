@@ -1,0 +1,506 @@
+"""Per-person keys, so that a person can be forgotten without rewriting the log (crypto-shredding).
+
+Every resident gets a **person id** at intake. Intake looks the resident up by their normalised
+email address, then their phone number, so someone who complains twice keeps one id and one key
+(and one erasure forgets both complaints); someone with neither gets a new id. The lookup is a
+*blind index*: an HMAC of the normalised address under a key derived from the master key, so the
+vault never stores an address in clear. Two people sharing one email address share an id.
+
+Each person has one random 256-bit data key, stored in the ``vault`` schema wrapped (AES-GCM)
+by the **master key**: ``REDRESS_MASTER_KEY`` (32 bytes, urlsafe base64 or hex) or, on the
+embedded stack, ``<data dir>/master.key`` made on first use, like the token key.
+
+`Vault.seal` runs inside `eventstore.append`: the personal fields of each event
+(`contracts.personal`) are encrypted together under the key of the event's person, so event
+stores, outboxes and topics hold only ciphertext, the person id and the key id. Which person an
+event belongs to: the payload's ``person_id`` (submissions and opened cases carry it), else the
+person recorded for its ``case_id``, ``submission_id`` or stream in ``vault.subjects``.
+`Vault.open` runs wherever events are read back (the idempotent consumer, `load_stream`), so no
+service decrypts anything itself.
+
+Erasing a person deletes their key and their blind-index entries. From then on their fields
+open as placeholders (``"[erased]"``, or ``None`` for contact details), never as an error, so
+consumers, replays and rebuilds carry on. Keys are cached per process (a small LRU); an erased
+key is dropped from the cache when the process sees `PersonErased`, and any cached key expires
+after a minute anyway, so a process that never sees the event still stops reading it soon.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from contracts import ContractError, Envelope
+from contracts.personal import (
+    SEALED,
+    blanked,
+    erased,
+    extract,
+    personal_paths,
+    replace,
+    sealed_record,
+)
+from redress.db import Connection
+
+MASTER_KEY_FILE = "master.key"
+_NONCE = 12
+_FORMAT = "aesgcm-v1"
+
+Reader = Connection | asyncpg.Pool
+
+
+class MasterKeyMismatch(RuntimeError):
+    """A stored key does not unwrap: this process has another master key than the one the key
+    was made with. A configuration fault, not a bad event: consumers do not dead-letter on it,
+    they stop and retry until the right key is configured."""
+
+
+class SealBroken(ContractError):
+    """A sealed record that does not open with its key: tampered, or sealed under another
+    master key. Bad input, so the consumer dead-letters it; an *erased* key is not this."""
+
+
+# -- the pure parts ---------------------------------------------------------------------------
+
+
+def encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = secrets.token_bytes(_NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+    except (InvalidTag, ValueError) as exc:
+        raise SealBroken("sealed fields do not open with their key (tampered?)") from exc
+
+
+def _aad(event_type: str, event_id: uuid.UUID, person_id: str, key_id: str | None) -> bytes:
+    """Binds the ciphertext to its event: a sealed record copied into another event, or onto
+    another person, does not open."""
+    return f"{event_type}|{event_id}|{person_id}|{key_id}".encode()
+
+
+def seal_payload(
+    event_type: str,
+    event_id: uuid.UUID,
+    payload: dict[str, Any],
+    *,
+    person_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    key: bytes | None,
+) -> dict[str, Any]:
+    """The payload with its personal fields replaced by one sealed record. With no key (the
+    person is already erased) the fields are dropped: what is written is already forgotten."""
+    if SEALED in payload:
+        return payload
+    values = extract(payload, personal_paths(event_type))
+    if not values:
+        return payload
+    paths = sorted(values)
+    kid = None if key_id is None or key is None else str(key_id)
+    record: dict[str, Any] = {
+        "format": _FORMAT,
+        "person_id": str(person_id),
+        "key_id": kid,
+        "fields": paths,
+        "ciphertext": None,
+    }
+    if key is not None:
+        plain = json.dumps(values, separators=(",", ":"), sort_keys=True).encode()
+        blob = encrypt(key, plain, _aad(event_type, event_id, str(person_id), kid))
+        record["ciphertext"] = base64.b64encode(blob).decode()
+    return {**blanked(payload, paths), SEALED: record}
+
+
+def open_payload(
+    event_type: str, event_id: uuid.UUID, payload: dict[str, Any], key: bytes | None
+) -> dict[str, Any]:
+    """The payload as it was written, or with placeholders where the key is gone."""
+    record = sealed_record(payload)
+    if record is None:
+        return payload
+    clear = {k: v for k, v in payload.items() if k != SEALED}
+    paths = _paths(record)
+    if key is None or record.get("ciphertext") is None:
+        return replace(clear, erased(paths))
+    try:
+        blob = base64.b64decode(str(record["ciphertext"]), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SealBroken("sealed ciphertext is not base64") from exc
+    aad = _aad(event_type, event_id, str(record.get("person_id")), record.get("key_id"))
+    values = json.loads(decrypt(key, blob, aad))
+    if not isinstance(values, dict) or set(values) != set(paths):
+        raise SealBroken("sealed fields do not match their list")
+    return replace(clear, values)
+
+
+def _paths(record: dict[str, Any]) -> list[str]:
+    paths = record.get("fields")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise SealBroken("sealed record has no list of fields")
+    return paths
+
+
+def sealed_person(payload: dict[str, Any]) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """(person id, key id) of a sealed payload, or None if nothing in it is sealed."""
+    record = sealed_record(payload)
+    if record is None:
+        return None
+    try:
+        key_id = record.get("key_id")
+        return uuid.UUID(str(record["person_id"])), uuid.UUID(key_id) if key_id else None
+    except (KeyError, ValueError) as exc:
+        raise SealBroken("sealed record names no valid person or key") from exc
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def normalise_phone(phone: str) -> str:
+    """Digits only, a UK +44 written as the national 0, so "+44 7700 900123" and
+    "07700900123" are one number."""
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("44") and len(digits) > 10:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def parse_master_key(text: str) -> bytes:
+    """32 bytes as urlsafe base64 (padding optional) or 64 hex digits."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        return bytes.fromhex(text)
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("REDRESS_MASTER_KEY must be 32 bytes, as urlsafe base64 or 64 hex digits")
+    return raw
+
+
+def master_key(data_dir: Path | None = None) -> bytes:
+    """``REDRESS_MASTER_KEY``, else the embedded stack's key file (created on first use)."""
+    configured = os.environ.get("REDRESS_MASTER_KEY")
+    if configured:
+        return parse_master_key(configured)
+    if data_dir is None:
+        from redress.settings import RuntimeSettings
+
+        data_dir = RuntimeSettings().data_dir
+    path = data_dir / MASTER_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked into place: of two processes racing
+        # to create it, both read the one that won
+        tmp = data_dir / f".{MASTER_KEY_FILE}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return parse_master_key(path.read_text())
+
+
+# -- the key store ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    person_id: uuid.UUID
+    created_at: datetime
+    erased_at: datetime | None
+    erasure_reason: str | None
+    case_ids: list[uuid.UUID]
+    submission_ids: list[uuid.UUID]
+    streams: list[str]
+
+
+class KeyCache:
+    """A small LRU of key id -> key (or None once erased). Keys expire after ``ttl`` seconds so
+    a process that never sees `PersonErased` still stops using an erased key; an erased key is
+    remembered for good (erasure is permanent)."""
+
+    def __init__(self, size: int = 4096, ttl: float = 60.0) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._items: OrderedDict[uuid.UUID, tuple[uuid.UUID, bytes | None, float]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key_id: uuid.UUID) -> tuple[bool, bytes | None]:
+        item = self._items.get(key_id)
+        if item is None or (item[1] is not None and item[2] < time.monotonic()):
+            self.misses += 1
+            return False, None
+        self._items.move_to_end(key_id)
+        self.hits += 1
+        return True, item[1]
+
+    def put(self, key_id: uuid.UUID, person_id: uuid.UUID, key: bytes | None) -> None:
+        self._items[key_id] = (person_id, key, time.monotonic() + self.ttl)
+        self._items.move_to_end(key_id)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def forget_person(self, person_id: uuid.UUID) -> None:
+        for key_id in [k for k, v in self._items.items() if v[0] == person_id]:
+            del self._items[key_id]
+
+
+class Vault:
+    def __init__(self, master: bytes) -> None:
+        if len(master) != 32:
+            raise ValueError("the master key must be 32 bytes")
+        self._master = AESGCM(master)
+        self._index_key = hmac.new(master, b"redress contact index v1", hashlib.sha256).digest()
+        self.cache = KeyCache()
+
+    # keys
+
+    def _wrap(self, key_id: uuid.UUID, key: bytes) -> bytes:
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._master.encrypt(nonce, key, key_id.bytes)
+
+    def _unwrap(self, key_id: uuid.UUID, wrapped: bytes) -> bytes:
+        try:
+            return self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], key_id.bytes)
+        except InvalidTag as exc:
+            raise MasterKeyMismatch(
+                f"key {key_id} does not unwrap: REDRESS_MASTER_KEY is not the one it was made with"
+            ) from exc
+
+    def contact_digest(self, kind: str, value: str) -> bytes:
+        return hmac.new(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
+
+    def contact_digests(self, email: str | None, phone: str | None) -> list[bytes]:
+        out = []
+        if email and normalise_email(email):
+            out.append(self.contact_digest("email", normalise_email(email)))
+        if phone and normalise_phone(phone):
+            out.append(self.contact_digest("phone", normalise_phone(phone)))
+        return out
+
+    async def _ensure_person(self, conn: Connection, person_id: uuid.UUID) -> None:
+        key_id = uuid.uuid4()
+        await conn.execute(
+            """INSERT INTO vault.people (person_id, key_id, wrapped_key)
+               VALUES ($1, $2, $3) ON CONFLICT (person_id) DO NOTHING""",
+            person_id,
+            key_id,
+            self._wrap(key_id, AESGCM.generate_key(bit_length=256)),
+        )
+
+    async def person_for_contact(
+        self, conn: Connection, *, email: str | None, phone: str | None
+    ) -> uuid.UUID:
+        """The resident's person id: the one their email (else phone) already has, or a new
+        one. Run it in the transaction that records the submission."""
+        candidate = uuid.uuid4()
+        chosen: uuid.UUID | None = None
+        for digest in self.contact_digests(email, phone):  # the email first: it decides
+            # a racing first submission with the same address waits here, then sees the winner
+            claimed = await conn.fetchval(
+                """INSERT INTO vault.contacts (digest, person_id) VALUES ($1, $2)
+                   ON CONFLICT (digest) DO NOTHING RETURNING person_id""",
+                digest,
+                chosen or candidate,
+            )
+            if chosen is None:
+                chosen = claimed or await conn.fetchval(
+                    "SELECT person_id FROM vault.contacts WHERE digest = $1", digest
+                )
+        person_id = chosen or candidate
+        await self._ensure_person(conn, person_id)
+        return person_id
+
+    async def _key_for_sealing(
+        self, conn: Connection, person_id: uuid.UUID
+    ) -> tuple[uuid.UUID | None, bytes | None]:
+        row = await conn.fetchrow(
+            "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", person_id
+        )
+        if row is None:
+            await self._ensure_person(conn, person_id)
+            row = await conn.fetchrow(
+                "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", person_id
+            )
+            assert row is not None
+        if row["wrapped_key"] is None:
+            return None, None
+        return row["key_id"], self._unwrap(row["key_id"], bytes(row["wrapped_key"]))
+
+    async def key(self, reader: Reader, key_id: uuid.UUID) -> bytes | None:
+        """A person's key by its id, None once erased (or never known)."""
+        cached, key = self.cache.get(key_id)
+        if cached:
+            return key
+        row = await reader.fetchrow(
+            "SELECT person_id, wrapped_key FROM vault.people WHERE key_id = $1", key_id
+        )
+        if row is None:
+            return None  # never cached: it may be an uncommitted key seen from elsewhere
+        key = (
+            None if row["wrapped_key"] is None else self._unwrap(key_id, bytes(row["wrapped_key"]))
+        )
+        self.cache.put(key_id, row["person_id"], key)
+        return key
+
+    # events
+
+    async def _person_of(self, conn: Connection, envelope: Envelope) -> uuid.UUID:
+        payload = envelope.payload
+        subjects = [
+            (str(payload[k]), kind)
+            for k, kind in (("case_id", "case"), ("submission_id", "submission"))
+            if payload.get(k) is not None
+        ]
+        subjects.append((envelope.stream_id, "stream"))
+        if payload.get("person_id"):
+            person_id = uuid.UUID(str(payload["person_id"]))
+        else:
+            found = await conn.fetchval(
+                """SELECT person_id FROM vault.subjects WHERE subject_id = ANY($1::text[])
+                   ORDER BY array_position($1::text[], subject_id) LIMIT 1""",
+                [s for s, _ in subjects],
+            )
+            # personal text on a stream nobody has claimed yet gets a person of its own
+            person_id = found if found is not None else uuid.uuid4()
+        await conn.executemany(
+            """INSERT INTO vault.subjects (subject_id, kind, person_id) VALUES ($1, $2, $3)
+               ON CONFLICT (subject_id) DO NOTHING""",
+            [(s, kind, person_id) for s, kind in subjects],
+        )
+        return person_id
+
+    async def seal(self, conn: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """The envelopes as they may be stored and published: personal fields sealed."""
+        out = []
+        for env in envelopes:
+            if not personal_paths(env.event_type) or SEALED in env.payload:
+                out.append(env)
+                continue
+            if not extract(env.payload, personal_paths(env.event_type)):
+                out.append(env)
+                continue
+            person_id = await self._person_of(conn, env)
+            key_id, key = await self._key_for_sealing(conn, person_id)
+            payload = seal_payload(
+                env.event_type,
+                env.event_id,
+                env.payload,
+                person_id=person_id,
+                key_id=key_id,
+                key=key,
+            )
+            out.append(env.model_copy(update={"payload": payload}))
+        return out
+
+    async def open(self, reader: Reader, envelope: Envelope) -> Envelope:
+        """The envelope with its personal fields readable, or placeholders once erased."""
+        who = sealed_person(envelope.payload)
+        if who is None:
+            return envelope
+        _, key_id = who
+        key = None if key_id is None else await self.key(reader, key_id)
+        payload = open_payload(envelope.event_type, envelope.event_id, envelope.payload, key)
+        return envelope.model_copy(update={"payload": payload})
+
+    # people
+
+    async def find_person(self, reader: Reader, who: str) -> uuid.UUID | None:
+        """A person by id, or by an email address or phone number they gave."""
+        try:
+            person_id = uuid.UUID(who)
+        except ValueError:
+            digests = (
+                self.contact_digests(who, None) if "@" in who else self.contact_digests(None, who)
+            )
+            if not digests:
+                return None
+            found = await reader.fetchval(
+                "SELECT person_id FROM vault.contacts WHERE digest = $1", digests[0]
+            )
+            return found if isinstance(found, uuid.UUID) else None
+        exists = await reader.fetchval(
+            "SELECT true FROM vault.people WHERE person_id = $1", person_id
+        )
+        return person_id if exists else None
+
+    async def person(self, reader: Reader, person_id: uuid.UUID) -> PersonRecord | None:
+        row = await reader.fetchrow(
+            "SELECT person_id, created_at, erased_at, erasure_reason FROM vault.people "
+            "WHERE person_id = $1",
+            person_id,
+        )
+        if row is None:
+            return None
+        subjects = await reader.fetch(
+            "SELECT subject_id, kind FROM vault.subjects WHERE person_id = $1 ORDER BY subject_id",
+            person_id,
+        )
+        return PersonRecord(
+            person_id=row["person_id"],
+            created_at=row["created_at"],
+            erased_at=row["erased_at"],
+            erasure_reason=row["erasure_reason"],
+            case_ids=[uuid.UUID(r["subject_id"]) for r in subjects if r["kind"] == "case"],
+            submission_ids=[
+                uuid.UUID(r["subject_id"]) for r in subjects if r["kind"] == "submission"
+            ],
+            streams=[r["subject_id"] for r in subjects if r["kind"] == "stream"],
+        )
+
+    async def destroy_key(
+        self, conn: Connection, person_id: uuid.UUID, *, reason: str, now: datetime
+    ) -> bool:
+        """Forget the person's key and their blind-index entries. False if already erased."""
+        erased_now = await conn.fetchval(
+            """UPDATE vault.people SET wrapped_key = NULL, erased_at = $2, erasure_reason = $3
+               WHERE person_id = $1 AND erased_at IS NULL RETURNING true""",
+            person_id,
+            now,
+            reason,
+        )
+        await conn.execute("DELETE FROM vault.contacts WHERE person_id = $1", person_id)
+        self.cache.forget_person(person_id)
+        return bool(erased_now)
+
+
+_current: Vault | None = None
+
+
+def configure(data_dir: Path | None = None) -> Vault:
+    """Make the process's vault from the master key (env or the data dir's file)."""
+    global _current
+    _current = Vault(master_key(data_dir))
+    return _current
+
+
+def current() -> Vault:
+    """The process's vault, made from the default data dir on first use if nothing set it."""
+    return _current if _current is not None else configure()
