@@ -50,7 +50,7 @@ def env_names_read_by_code() -> set[str]:
 
 
 READ = env_names_read_by_code()
-REQUIRED = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDRESS_TOKEN_KEY"}
+REQUIRED = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDRESS_TOKEN_KEY", "REDRESS_MASTER_KEY"}
 
 
 def cli_accepts(argv: list[str]) -> bool:
@@ -268,6 +268,7 @@ COMPOSE_CLI = compose_command()
 SECRETS = {
     "POSTGRES_PASSWORD": "test-only",
     "REDRESS_TOKEN_KEY": "t" * 48,
+    "REDRESS_MASTER_KEY": "m" * 43,
     "GRAFANA_ADMIN_PASSWORD": "test-only",
 }
 
@@ -362,7 +363,7 @@ def test_kubernetes_runs_every_service_with_probes_budgets_and_secret_references
         secrets = {
             e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
         }
-        assert {"DATABASE_URL", "REDRESS_TOKEN_KEY"} <= set(secrets)
+        assert {"DATABASE_URL", "REDRESS_TOKEN_KEY", "REDRESS_MASTER_KEY"} <= set(secrets)
         assert all("value" not in e for e in container["env"]), "no literal values beside refs"
         assert {e["name"] for e in container["env"]} <= READ
         assert container["envFrom"] == [{"configMapRef": {"name": "redress-config"}}]
