@@ -1,0 +1,220 @@
+"""The vault against real PostgreSQL: one person id per resident, personal fields sealed in the
+event store and outbox and opened on the way back, placeholders after erasure, and what the
+consumer does with sealed, tampered and erased events and with the wrong master key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from contracts import FeedbackSubmitted, encode_envelope, new_envelope
+from contracts import case_events as ev
+from contracts.personal import ERASED, SEALED
+from redress import eventstore, vault
+from redress.consumer import DeadLetterSink, EventContext, IdempotentConsumer, RawMessage
+from tests.conftest import Stack
+from tests.integration.conftest import TEST_TOPIC
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def the_vault(stack: Stack) -> vault.Vault:
+    return vault.configure(stack.data_dir)
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+    async with pool.acquire() as c:
+        yield c
+
+
+def submission(person_id: uuid.UUID, name: str, email: str) -> FeedbackSubmitted:
+    return FeedbackSubmitted.model_validate(
+        {
+            "submission_id": uuid.uuid4(),
+            "kind": "complaint",
+            "channel": "web",
+            "organisation_id": "org",
+            "received_at": NOW,
+            "summary": f"{name} has had no heating since May",
+            "complainant": {"name": name, "email": email, "postcode": "M1 1AE"},
+            "person_id": person_id,
+        }
+    )
+
+
+async def store(conn: asyncpg.pool.PoolConnectionProxy, payload: object, stream: str) -> None:
+    envelope = new_envelope(
+        payload,  # type: ignore[arg-type]
+        stream_id=stream,
+        stream_version=await eventstore.stream_version(conn, stream) + 1,
+        occurred_at=NOW,
+        actor="test",
+        correlation_id=uuid.uuid4(),
+    )
+    async with conn.transaction():
+        await eventstore.append(
+            conn, "test", [envelope], expected_version=envelope.stream_version - 1
+        )
+
+
+async def test_a_resident_keeps_one_person_id_by_email_else_phone(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"Ada.{tag}@Example.org"
+    phone = "+44 7700 9" + "".join(str(int(c, 16) % 10) for c in tag[:5])
+    first = await the_vault.person_for_contact(conn, email=email, phone=phone)
+    assert (
+        await the_vault.person_for_contact(conn, email=f" ada.{tag}@example.ORG ", phone=None)
+        == first
+    )
+    national = "07700 9" + phone[-5:]
+    assert await the_vault.person_for_contact(conn, email=None, phone=national) == first
+    # a new email decides, even with a phone someone else gave
+    other = await the_vault.person_for_contact(conn, email=f"bo.{tag}@example.org", phone=phone)
+    assert other != first
+    assert await the_vault.person_for_contact(conn, email=None, phone=None) not in (first, other)
+    assert await the_vault.find_person(conn, email.lower()) == first
+    assert await the_vault.find_person(conn, str(first)) == first
+    assert await the_vault.find_person(conn, "nobody@example.org") is None
+
+
+async def test_stored_events_hold_no_personal_text_and_read_back_whole(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    person = await the_vault.person_for_contact(conn, email=email, phone=None)
+    payload = submission(person, name, email)
+    stream = f"submission-{payload.submission_id}"
+    await store(conn, payload, stream)
+    raw = await conn.fetchval("SELECT payload::text FROM events WHERE stream_id = $1", stream)
+    out = await conn.fetchval("SELECT message_value FROM outbox ORDER BY position DESC LIMIT 1")
+    for blob in (raw.encode(), bytes(out)):
+        assert name.encode() not in blob and email.encode() not in blob
+        assert b"no heating" not in blob
+    assert json.loads(raw)[SEALED]["person_id"] == str(person)
+    (back,) = await eventstore.load_stream(conn, stream)
+    assert back.payload == payload.model_dump(mode="json")
+
+    # a case event on the submission's case is sealed with the same person's key
+    case_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO vault.subjects (subject_id, kind, person_id) VALUES ($1, 'case', $2)",
+        str(case_id),
+        person,
+    )
+    await store(conn, ev.CaseClosed(case_id=case_id, reason=f"{name} is happy"), f"c-{case_id}")
+    raw = await conn.fetchval(
+        "SELECT payload::text FROM events WHERE stream_id = $1", f"c-{case_id}"
+    )
+    assert name not in raw and json.loads(raw)[SEALED]["person_id"] == str(person)
+
+
+async def test_after_erasure_reads_give_placeholders_and_new_text_is_never_kept(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    person = await the_vault.person_for_contact(conn, email=email, phone=None)
+    payload = submission(person, name, email)
+    stream = f"submission-{payload.submission_id}"
+    await store(conn, payload, stream)
+    await eventstore.load_stream(conn, stream)  # the key is now cached
+    async with conn.transaction():
+        assert await the_vault.destroy_key(conn, person, reason="request", now=NOW)
+    assert not await the_vault.destroy_key(conn, person, reason="request", now=NOW)
+    (back,) = await eventstore.load_stream(conn, stream)
+    assert back.payload["complainant"]["name"] == ERASED
+    assert back.payload["complainant"]["email"] is None
+    assert back.payload["summary"] == ERASED
+    assert back.payload["organisation_id"] == "org" and back.payload["received_at"]
+    assert await the_vault.find_person(conn, email) is None  # the blind index is gone too
+    # anything written about them afterwards is kept already erased
+    await store(conn, submission(person, name, email), f"later-{tag}")
+    raw = await conn.fetchval(
+        "SELECT payload::text FROM events WHERE stream_id = $1", f"later-{tag}"
+    )
+    assert name not in raw and json.loads(raw)[SEALED]["ciphertext"] is None
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.payloads: list[FeedbackSubmitted] = []
+
+    async def __call__(self, ctx: EventContext) -> None:
+        assert isinstance(ctx.payload, FeedbackSubmitted)
+        self.payloads.append(ctx.payload)
+
+
+async def test_the_consumer_opens_sealed_events_and_refuses_tampered_ones(
+    pool: asyncpg.Pool,
+    conn: asyncpg.pool.PoolConnectionProxy,
+    the_vault: vault.Vault,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    person = await the_vault.person_for_contact(conn, email=email, phone=None)
+    payload = submission(person, name, email)
+    envelope = new_envelope(
+        payload,
+        stream_id="s",
+        stream_version=1,
+        occurred_at=NOW,
+        actor="t",
+        correlation_id=uuid.uuid4(),
+    )
+    async with conn.transaction():
+        (sealed,) = await the_vault.seal(conn, [envelope])
+    seen = Seen()
+    sink = DeadLetterSink("test", "vault-test", pool)  # no producer: recorded, not published
+    consumer = IdempotentConsumer(
+        service="test",
+        group="vault-test",
+        pool=pool,
+        handlers={"FeedbackSubmitted": seen},
+        dead_letters=sink,
+        attempts=1,
+    )
+    assert (
+        await consumer.process(RawMessage(TEST_TOPIC, 0, 1, b"k", encode_envelope(sealed)))
+        == "applied"
+    )
+    assert seen.payloads[0].complainant.name == name
+
+    record = dict(sealed.payload[vault.SEALED])
+    blob = bytearray(base64.b64decode(record["ciphertext"]))
+    blob[-1] ^= 1
+    record["ciphertext"] = base64.b64encode(bytes(blob)).decode()
+    tampered = sealed.model_copy(
+        update={"event_id": uuid.uuid4(), "payload": {**sealed.payload, vault.SEALED: record}}
+    )
+    message = RawMessage(TEST_TOPIC, 0, 2, b"k", encode_envelope(tampered))
+    assert await consumer.process(message) == "dead_lettered"
+    error = await pool.fetchval("SELECT error FROM dead_letters WHERE source_offset = 2")
+    assert "do not open" in error
+
+    # a process with another master key stops and retries rather than losing the event
+    monkeypatch.setattr(vault, "_current", vault.Vault(secrets.token_bytes(32)))
+    again = sealed.model_copy(update={"event_id": uuid.uuid4()})
+    with pytest.raises(vault.MasterKeyMismatch):
+        await consumer.process(RawMessage(TEST_TOPIC, 0, 3, b"k", encode_envelope(again)))
+    monkeypatch.undo()
+
+    # erased: the handler still runs, on placeholders
+    async with conn.transaction():
+        await vault.current().destroy_key(conn, person, reason="request", now=NOW)
+    erased = sealed.model_copy(update={"event_id": uuid.uuid4()})
+    message = RawMessage(TEST_TOPIC, 0, 4, b"k", encode_envelope(erased))
+    assert await consumer.process(message) == "applied"
+    assert seen.payloads[-1].complainant.name == ERASED
