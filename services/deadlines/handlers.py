@@ -15,7 +15,7 @@ from contracts import (
 )
 from contracts import case_events as ev
 from contracts.procedures import rules_for
-from redress import eventstore
+from redress import eventstore, vault
 from redress.clock import london_today
 from redress.consumer import EventContext
 from redress.db import Connection
@@ -45,14 +45,16 @@ async def on_case_event(ctx: EventContext) -> None:
     assert isinstance(case_id, uuid.UUID)
     state = await load(ctx.conn, case_id)
     if not state.opened and not isinstance(ctx.payload, CaseOpened):
-        # a case event ahead of its case: keep it and apply it, in order, once the case opens
-        await store.park(ctx.conn, case_id, ctx.envelope.model_dump(mode="json"))
+        # a case event ahead of its case: keep it and apply it, in order, once the case opens;
+        # kept sealed, as it came, so the parked copy holds no personal data in clear
+        (sealed,) = await vault.current().seal(ctx.conn, [ctx.envelope])
+        await store.park(ctx.conn, case_id, sealed.model_dump(mode="json"))
         ctx.log.warning("case event before CaseOpened; parked", event_type=ctx.envelope.event_type)
         return
     await _apply(ctx, state, ctx.envelope, ctx.payload)
     if isinstance(ctx.payload, CaseOpened):
         for parked in await store.unpark(ctx.conn, case_id):
-            envelope = Envelope.model_validate(parked)
+            envelope = await vault.current().open(ctx.conn, Envelope.model_validate(parked))
             await _apply(ctx, await load(ctx.conn, case_id), envelope, decode_payload(envelope))
 
 

@@ -220,11 +220,13 @@ async def test_a_case_event_before_its_case_is_parked_not_dropped(deadlines: Dea
         case_id=case_id,
         stage=1,
         acknowledged_on=london(2026, 3, 3).date(),
-        points=[{"point_id": "1", "text": "x"}],  # type: ignore[list-item]
+        points=[{"point_id": "1", "text": "Missed visit to Mrs Hughes"}],  # type: ignore[list-item]
         outcomes_sought=["y"],
     )
     assert await deadlines.deliver(ack, f"case-{case_id}", london(2026, 3, 3)) == "applied"
     assert await deadlines.events(case_id) == []
+    parked = await deadlines.pool.fetchval("SELECT envelope::text FROM parked_case_events")
+    assert "Hughes" not in parked  # kept sealed
     await deadlines.deliver(
         opened(case_id, london(2026, 3, 2)), f"case-{case_id}", london(2026, 3, 2)
     )
