@@ -21,23 +21,38 @@ import time
 import uuid
 from collections import Counter
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from contracts.registry import EventPayload, event_spec, upcast
+from redress import vault
 from redress.rebuild import rebuild
 from redress.settings import RuntimeSettings
 from services.casework.domain.case import replay
 from services.casework.view import case_view
 
 
-def _payload(row: asyncpg.Record) -> EventPayload:
+async def _payload(conn: asyncpg.Connection, row: asyncpg.Record) -> EventPayload:
+    """An event store row's payload, its personal fields opened with the system's keys (the
+    vault must be configured with the system's master key)."""
     data = row["payload"]
     if isinstance(data, str):
         data = json.loads(data)
+    data = await _opened(conn, row["event_type"], row["event_id"], data)
     spec = event_spec(row["event_type"])
     return spec.model.model_validate(upcast(row["event_type"], row["schema_version"], data))
+
+
+async def _opened(
+    conn: asyncpg.Connection, event_type: str, event_id: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    who = vault.sealed_person(data)
+    if who is None or who[1] is None:
+        return vault.open_payload(event_type, event_id, data, None)
+    key = await vault.current().key(conn, who[1])
+    return vault.open_payload(event_type, event_id, data, key)
 
 
 def _json(value: Any) -> Any:
@@ -63,7 +78,7 @@ async def reporting_equals_its_rebuild(settings: RuntimeSettings, timeout: float
 
 async def casework_equals_its_events(conn: asyncpg.Connection) -> int:
     rows = await conn.fetch(
-        """SELECT stream_id, stream_version, event_type, schema_version, payload
+        """SELECT stream_id, stream_version, event_id, event_type, schema_version, payload
            FROM casework.events WHERE stream_id LIKE 'case-%'
            ORDER BY stream_id, stream_version"""
     )
@@ -77,7 +92,7 @@ async def casework_equals_its_events(conn: asyncpg.Connection) -> int:
     folded: set[uuid.UUID] = set()
     for stream, events in streams.items():
         assert [e["stream_version"] for e in events] == list(range(1, len(events) + 1)), stream
-        state = replay([_payload(e) for e in events])
+        state = replay([await _payload(conn, e) for e in events])
         assert state.case_id is not None, stream
         row = live.get(state.case_id)
         assert row is not None, f"{stream}: events but no case row"
@@ -90,12 +105,12 @@ async def casework_equals_its_events(conn: asyncpg.Connection) -> int:
 
 async def deadlines_equal_their_events(conn: asyncpg.Connection) -> int:
     rows = await conn.fetch(
-        """SELECT event_type, schema_version, payload FROM deadlines.events
+        """SELECT event_id, event_type, schema_version, payload FROM deadlines.events
            WHERE event_type LIKE 'Deadline%' ORDER BY global_position"""
     )
     fold: dict[uuid.UUID, dict[str, Any]] = {}
     for r in rows:
-        event = _payload(r)
+        event = await _payload(conn, r)
         deadline_id = event.deadline_id  # type: ignore[attr-defined]
         kind = r["event_type"]
         if kind == "DeadlineSet":
@@ -142,10 +157,16 @@ async def notifications_equal_their_events(conn: asyncpg.Connection) -> int:
     return len(marked)
 
 
-async def assert_read_models_match_their_events(dsn: str, bootstrap: str) -> dict[str, int]:
+async def assert_read_models_match_their_events(
+    dsn: str, bootstrap: str, data_dir: Path
+) -> dict[str, int]:
     """Every check above; returns how many things each compared (so a caller can see it was
-    not comparing nothing with nothing)."""
-    settings = RuntimeSettings(database_url=dsn, kafka_bootstrap_servers=bootstrap)
+    not comparing nothing with nothing). ``data_dir`` is the system's, whose master key opens
+    the personal fields sealed in its events."""
+    settings = RuntimeSettings(
+        database_url=dsn, kafka_bootstrap_servers=bootstrap, data_dir=data_dir
+    )
+    vault.configure(data_dir)
     compared = {"reporting_messages": await reporting_equals_its_rebuild(settings)}
     conn = await asyncpg.connect(dsn)
     try:

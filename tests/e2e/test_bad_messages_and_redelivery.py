@@ -74,7 +74,9 @@ async def test_garbage_on_every_topic_is_dead_lettered_and_the_next_message_flow
             ready = await client.get(system.url(service, "/readyz"))
             assert ready.status_code == 200
     # the poison changed no read model: each still equals what its events say
-    compared = await assert_read_models_match_their_events(system.stack.dsn, system.stack.bootstrap)
+    compared = await assert_read_models_match_their_events(
+        system.stack.dsn, system.stack.bootstrap, system.data_dir
+    )
     assert compared["cases"] >= 1, compared
 
 

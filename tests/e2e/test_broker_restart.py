@@ -142,6 +142,6 @@ async def test_broker_restart_from_empty_under_load_loses_nothing_and_sends_noth
     }
     assert all(r["n"] == 1 for r in per_submission)  # one case per complaint, none twice
     compared = await assert_read_models_match_their_events(
-        supervisor.settings.dsn, supervisor.settings.bootstrap_servers
+        supervisor.settings.dsn, supervisor.settings.bootstrap_servers, supervisor.settings.data_dir
     )
     assert compared["cases"] == 36 and compared["notifications_sent"] >= 36, compared

@@ -29,7 +29,9 @@ ORG = "fault-council"
 
 async def read_models_match_events(up: Up) -> dict[str, int]:
     return await assert_read_models_match_their_events(
-        embedded_dsn(int(up.env["REDRESS_PG_PORT"])), f"127.0.0.1:{up.env['REDRESS_KAFKA_PORT']}"
+        embedded_dsn(int(up.env["REDRESS_PG_PORT"])),
+        f"127.0.0.1:{up.env['REDRESS_KAFKA_PORT']}",
+        up.data_dir,
     )
 
 
