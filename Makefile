@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit integration e2e schemas clean browser
+.PHONY: up test lint typecheck unit integration e2e schemas clean browser bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ up: $(STAMP)
 test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+# what this machine holds: limits, the pipeline end to end, replay, the event-store peer
+# (about 12 minutes; figures in bench/results/ and BENCHMARKS.md)
+bench: $(STAMP)
+	$(BIN)/redress bench --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts redress services tests

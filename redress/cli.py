@@ -550,6 +550,42 @@ def retention_run(
         console.print(f"  {person_id}")
 
 
+@app.command()
+def bench(
+    smoke: bool = typer.Option(False, "--smoke", help="Tiny sizes: checks every figure is made."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder for the JSON results."),
+    replicas: bool = typer.Option(
+        True, "--replicas/--no-replicas", help="Also run flat out with 2 replicas per service."
+    ),
+) -> None:
+    """Measure this machine's limits and the whole pipeline on a fresh embedded stack (free
+    ports, a temporary data folder): broker and PostgreSQL limits, complaints end to end at a
+    fixed rate and flat out with latency percentiles, projection replay, our event store
+    against the eventsourcing library's, CPU and memory per service. Prints a table with each
+    figure's ratio to the limits and PASS/MISS against the targets, and writes
+    <out>/<date>.json. Takes about 12 minutes (--smoke: under a minute).
+
+    Example: redress bench --out bench/results
+    """
+    from redress.bench.report import print_table, write_json
+    from redress.bench.runner import FULL, SMOKE, figures, measure, results_path, summary
+
+    sizes = SMOKE if smoke else FULL
+    try:
+        with console.status("benchmarking ...") as status:
+            run = measure(sizes, replicas=replicas, say=lambda text: status.update(text))
+    except Exception as exc:
+        console.print(f"[red]bench failed:[/red] {exc!r}")
+        raise typer.Exit(1) from None
+    made = figures(run)
+    title = f"Redress bench{' (smoke sizes)' if smoke else ''}: {run.machine['nproc']} CPUs, "
+    title += f"{run.machine['memory_gib']} GiB, {run.machine['cpu_model']}"
+    print_table(made, title, console)
+    path = write_json(results_path(out, run.started, smoke), summary(run), made)
+    missed = [f.name for f in made if f.passed is False]
+    console.print(f"results: {path}   ({run.elapsed:.0f} s; {len(missed)} targets missed)")
+
+
 @contracts_app.command("export")
 def export_contracts(
     out: Path = typer.Option(None, help="Folder to write to (default contracts/schemas)."),

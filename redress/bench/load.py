@@ -1,0 +1,397 @@
+"""The end-to-end load: complaints submitted over intake's public API at a fixed rate and then
+flat out, a share of them handled by staff through casework's API, and each one followed to
+the end of the pipeline.
+
+Latencies are read afterwards from what the services recorded, not by polling each case while
+the load runs (polling thousands of cases would itself be the load): the client's clock when
+it sent the submission, against casework's `CaseOpened` (the case is visible from that
+transaction), notifications' first letter sent to the resident, and reporting's record of
+having applied the `CaseOpened`. Every process runs on this machine's one clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import httpx
+
+from contracts import Role
+from redress.auth import mint
+
+ORGANISATIONS: dict[str, dict[str, Any]] = {
+    "bench-homes": {
+        "name": "Bench Homes (housing association)",
+        "nation": "ENG",
+        "default_procedure": "housing_ombudsman",
+    },
+    "bench-council": {
+        "name": "Bench Borough Council",
+        "nation": "ENG",
+        "default_procedure": "lgsco",
+        "procedures_by_service": {
+            "adult social care": "adult_social_care",
+            "children's services": "childrens_social_care",
+        },
+    },
+    "bench-scotland": {
+        "name": "Bench Council (Scotland)",
+        "nation": "SCT",
+        "default_procedure": "spso",
+    },
+}
+SERVICE_AREAS = {
+    "bench-homes": ["housing repairs", "damp and mould", "anti-social behaviour", "rent"],
+    "bench-council": [
+        "waste collection",
+        "council tax",
+        "adult social care",
+        "children's services",
+    ],
+    "bench-scotland": ["roads", "housing repairs", "planning"],
+}
+CHANNELS = (["web", "email", "phone", "letter", "face_to_face"], [55, 20, 15, 7, 3])
+KINDS = (["complaint", "compliment", "comment"], [85, 10, 5])
+POSTCODES = ["M1 1AE", "M15 5AT", "EH1 1YZ", "SW1A 1AA", "LS1 4DY", "G2 1DY"]
+
+
+@dataclass
+class Submission:
+    submission_id: uuid.UUID
+    case_id: uuid.UUID
+    kind: str
+    sent_at: float  # wall clock, seconds since the epoch
+    accepted_at: float
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    offered_rate: float | None
+    submissions: list[Submission] = field(default_factory=list)
+    rejected: int = 0
+    submit_seconds: float = 0.0
+    completed: int = 0
+    complete_seconds: float = 0.0
+    staff_commands: Counter[str] = field(default_factory=Counter)
+    staff_failures: Counter[str] = field(default_factory=Counter)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def accepted_per_s(self) -> float:
+        return len(self.submissions) / self.submit_seconds if self.submit_seconds else 0.0
+
+    @property
+    def sustained_per_s(self) -> float:
+        return self.completed / self.complete_seconds if self.complete_seconds else 0.0
+
+
+def case_id_for(submission_id: uuid.UUID) -> uuid.UUID:
+    """Casework's deterministic case id for a submission (the same uuid5 it computes)."""
+    from services.casework.domain.case import case_id_for as casework_case_id
+
+    return casework_case_id(submission_id)
+
+
+class LoadGenerator:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        key: str,
+        dsn: str,
+        *,
+        seed: int = 9,
+        staff_share: float = 0.25,
+        concurrency: int = 64,
+    ) -> None:
+        self.urls = urls
+        self.dsn = dsn
+        self.rnd = random.Random(seed)
+        self.staff_share = staff_share
+        self.concurrency = concurrency
+        self.officer = {
+            "Authorization": f"Bearer {mint(key, user='bench-officer', role=Role.OFFICER)}"
+        }
+        self.manager = {
+            "Authorization": f"Bearer {mint(key, user='bench-manager', role=Role.MANAGER)}"
+        }
+        self.admin = {"Authorization": f"Bearer {mint(key, user='bench-admin', role=Role.ADMIN)}"}
+        self.client = httpx.AsyncClient(
+            timeout=60,
+            limits=httpx.Limits(
+                max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
+            ),
+        )
+        self.staff_gate = asyncio.Semaphore(16)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def configure_organisations(self) -> None:
+        for org, body in ORGANISATIONS.items():
+            r = await self.client.put(
+                f"{self.urls['casework']}/v1/organisations/{org}", json=body, headers=self.admin
+            )
+            r.raise_for_status()
+
+    # -- one submission -----------------------------------------------------------------------
+
+    def _body(self) -> dict[str, Any]:
+        rnd = self.rnd
+        org = rnd.choice(list(ORGANISATIONS))
+        channel = rnd.choices(*CHANNELS)[0]
+        kind = rnd.choices(*KINDS)[0]
+        complainant: dict[str, Any] = {
+            "name": rnd.choice(["Ada Resident", "Alan Tenant", "Mary Neighbour", "Grace Carer"]),
+            "email": f"resident{rnd.randrange(100000)}@example.org",
+            "postcode": rnd.choice(POSTCODES),
+        }
+        if channel in ("letter", "face_to_face"):
+            complainant["address"] = "10 Mill Lane, Manchester"
+        if channel == "phone":
+            complainant["phone"] = "07700 900123"
+        return {
+            "kind": kind,
+            "channel": channel,
+            "organisation_id": org,
+            "service_area": rnd.choice(SERVICE_AREAS[org]),
+            "summary": "The repair was booked three times and nobody came; the damp is worse.",
+            "outcome_sought": "Fix it and explain what went wrong",
+            "complainant": complainant,
+        }
+
+    async def _submit(self, phase: PhaseResult, staff: list[asyncio.Task[None]]) -> None:
+        body = self._body()
+        handled = body["kind"] == "complaint" and self.rnd.random() < self.staff_share
+        plan = self.rnd.random()
+        sent = time.time()
+        r = await self.client.post(f"{self.urls['intake']}/v1/submissions", json=body)
+        if r.status_code != 202:
+            phase.rejected += 1
+            return
+        sid = uuid.UUID(r.json()["submission_id"])
+        sub = Submission(sid, case_id_for(sid), body["kind"], sent, time.time())
+        phase.submissions.append(sub)
+        if handled:
+            staff.append(asyncio.create_task(self._handle(sub.case_id, plan, phase)))
+        elif body["kind"] != "complaint" and plan < 0.5:
+            staff.append(
+                asyncio.create_task(
+                    self._commands(
+                        sub.case_id, [("pass-to-service", {"service_area": "parks"})], phase
+                    )
+                )
+            )
+
+    # -- staff ----------------------------------------------------------------------------------
+
+    async def _wait_for_case(self, case_id: uuid.UUID) -> dict[str, Any] | None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            r = await self.client.get(
+                f"{self.urls['casework']}/v1/cases/{case_id}", headers=self.officer
+            )
+            if r.status_code == 200:
+                return r.json()  # type: ignore[no-any-return]
+            await asyncio.sleep(1.0)
+        return None
+
+    async def _commands(
+        self, case_id: uuid.UUID, steps: list[tuple[str, Any]], phase: PhaseResult
+    ) -> None:
+        case = await self._wait_for_case(case_id)
+        if case is None:
+            phase.staff_failures["case never visible"] += 1
+            return
+        async with self.staff_gate:
+            for action, body in steps:
+                if callable(body):
+                    body = body(case)
+                headers = self.manager if action in ("quality-check", "assign") else self.officer
+                for _attempt in range(5):
+                    r = await self.client.post(
+                        f"{self.urls['casework']}/v1/cases/{case_id}/{action}",
+                        json=body,
+                        headers=headers,
+                    )
+                    if r.status_code != 409:
+                        break
+                    await asyncio.sleep(0.2)
+                if r.status_code != 200:
+                    phase.staff_failures[f"{action}: {r.status_code}"] += 1
+                    return
+                phase.staff_commands[action] += 1
+
+    async def _handle(self, case_id: uuid.UUID, plan: float, phase: PhaseResult) -> None:
+        """Triage, acknowledge, answer; then close, escalate and answer again, or leave it."""
+        answer = [
+            (
+                "acknowledge",
+                {
+                    "points": [{"point_id": "1", "text": "Missed repair appointments"}],
+                    "outcomes_sought": ["Repair done"],
+                },
+            ),
+            (
+                "draft-response",
+                {
+                    "text": "Dear resident, we looked into it.",
+                    "point_outcomes": [
+                        {"point_id": "1", "outcome": "upheld", "reasons": "We got it wrong"}
+                    ],
+                },
+            ),
+            (
+                "quality-check",
+                {
+                    "checklist": {
+                        "every_point_answered": True,
+                        "plain_english": True,
+                        "remedy_stated": True,
+                        "signposting_present": True,
+                    }
+                },
+            ),
+            ("issue-response", None),
+        ]
+        steps: list[tuple[str, Any]] = [
+            (
+                "triage",
+                lambda case: {
+                    "kind": "complaint",
+                    "procedure": case["procedure"],
+                    "service_area": case.get("service_area") or "housing repairs",
+                    "category": "repairs - missed appointment",
+                },
+            ),
+            *answer,
+        ]
+        if plan < 0.6:
+            steps.append(("close", {"reason": "Final response issued"}))
+        elif plan < 0.8:
+            steps.append(("escalate", {"reasons": "Still unhappy"}))
+            steps.append(("assign", {"officer": "bench-investigator"}))
+            steps.extend(answer)
+            steps.append(("close", {"reason": "Final response issued"}))
+        await self._commands(case_id, steps, phase)
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    async def run_phase(
+        self, name: str, count: int, rate: float | None, drain_timeout: float
+    ) -> PhaseResult:
+        """Submit ``count`` complaints at ``rate`` per second (None: as fast as intake takes
+        them), then wait until every one is counted in reporting with a letter sent."""
+        phase = PhaseResult(name, rate)
+        staff: list[asyncio.Task[None]] = []
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one() -> None:
+            async with gate:
+                try:
+                    await self._submit(phase, staff)
+                except httpx.HTTPError:
+                    phase.rejected += 1
+
+        started = time.time()
+        tasks = []
+        for i in range(count):
+            if rate is not None:
+                due = started + i / rate
+                pause = due - time.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            else:
+                await gate.acquire()  # keep at most `concurrency` in flight
+                gate.release()
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        phase.submit_seconds = time.time() - started
+        await self._drain(phase, started, drain_timeout)
+        if staff:
+            await asyncio.wait(staff, timeout=drain_timeout)
+            for task in staff:
+                if not task.done():
+                    task.cancel()
+                    phase.staff_failures["not finished in time"] += 1
+        phase.latencies = await self._latencies(phase)
+        return phase
+
+    async def _drain(self, phase: PhaseResult, started: float, wait_seconds: float) -> None:
+        ids = [s.case_id for s in phase.submissions]
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            last_count, last_change = 0, time.time()
+            deadline = time.monotonic() + wait_seconds
+            while time.monotonic() < deadline:
+                done = await conn.fetchval(
+                    """SELECT count(*) FROM reporting.case_facts
+                       WHERE case_id = ANY($1::uuid[]) AND notifications_sent >= 1""",
+                    ids,
+                )
+                if done != last_count:
+                    last_count, last_change = done, time.time()
+                if done >= len(ids):
+                    break
+                await asyncio.sleep(0.25)
+        finally:
+            await conn.close()
+        phase.completed = last_count
+        phase.complete_seconds = last_change - started
+
+    async def _latencies(self, phase: PhaseResult) -> dict[str, list[float]]:
+        sent = {f"case-{s.case_id}": s.sent_at for s in phase.submissions}
+        by_case = {s.case_id: s.sent_at for s in phase.submissions}
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            opened = await conn.fetch(
+                """SELECT e.stream_id, e.recorded_at AS visible, r.processed_at AS counted
+                   FROM casework.events e
+                   LEFT JOIN reporting.processed_events r
+                     ON r.event_id = e.event_id AND r.consumer = 'reporting'
+                   WHERE e.event_type = 'CaseOpened' AND e.stream_id = ANY($1::text[])""",
+                list(sent),
+            )
+            letters = await conn.fetch(
+                """SELECT case_id, min(sent_at) AS sent_at FROM notifications.notifications
+                   WHERE case_id = ANY($1::uuid[]) AND audience = 'resident'
+                     AND status = 'sent'
+                   GROUP BY case_id""",
+                list(by_case),
+            )
+        finally:
+            await conn.close()
+
+        def since(at: datetime | None, start: float) -> float | None:
+            return None if at is None else max(0.0, at.timestamp() - start)
+
+        out: dict[str, list[float]] = {"case_visible": [], "acknowledged": [], "counted": []}
+        for row in opened:
+            start = sent[row["stream_id"]]
+            for key, column in (("case_visible", "visible"), ("counted", "counted")):
+                value = since(row[column], start)
+                if value is not None:
+                    out[key].append(value)
+        for row in letters:
+            value = since(row["sent_at"], by_case[row["case_id"]])
+            if value is not None:
+                out["acknowledged"].append(value)
+        return out
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "n": len(ordered)}

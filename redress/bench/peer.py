@@ -1,0 +1,142 @@
+"""A peer on the same work: the `eventsourcing` library's PostgreSQL application recorder
+against our event store (event and outbox row in one transaction), each saving one-event
+streams from 16 concurrent writers into the same PostgreSQL, one after the other."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+
+from contracts import FeedbackSubmitted, new_envelope
+from redress import eventstore
+from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+
+OURS_SCHEMA = "bench_ours"
+PEER_SCHEMA = "bench_peer"
+
+
+def _payload() -> FeedbackSubmitted:
+    return FeedbackSubmitted.model_validate(
+        {
+            "submission_id": uuid.uuid4(),
+            "kind": "complaint",
+            "channel": "web",
+            "organisation_id": "bench-homes",
+            "service_area": "housing repairs",
+            "received_at": datetime.now(UTC),
+            "summary": "My boiler repair was booked three times and nobody came.",
+            "complainant": {"name": "Ada Resident", "email": "ada@example.org"},
+            "triage_hints": [],
+        }
+    )
+
+
+async def ours(dsn: str, seconds: float, writers: int = 16) -> float:
+    """One-event streams appended per second through `redress.eventstore.append`."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {OURS_SCHEMA} CASCADE")
+    finally:
+        await admin.close()
+    pool = await create_pool(dsn, OURS_SCHEMA, max_size=writers)
+    try:
+        await apply_migrations(pool, OURS_SCHEMA, [("runtime", RUNTIME_MIGRATIONS)])
+        count = 0
+        stop_at = time.perf_counter() + seconds
+
+        async def writer() -> None:
+            nonlocal count
+            async with pool.acquire() as conn:
+                while time.perf_counter() < stop_at:
+                    payload = _payload()
+                    now = datetime.now(UTC)
+                    env = new_envelope(
+                        payload,
+                        stream_id=f"submission-{payload.submission_id}",
+                        stream_version=1,
+                        occurred_at=now,
+                        recorded_at=now,
+                        actor="bench",
+                        correlation_id=uuid.uuid4(),
+                    )
+                    async with conn.transaction():
+                        await eventstore.append(conn, "bench", [env], expected_version=0)
+                    count += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(writers)))
+        return count / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
+def eventsourcing_library(dsn: str, seconds: float, writers: int = 16) -> float:
+    """One-event aggregates saved per second by an `eventsourcing` Application on its
+    PostgreSQL recorder, from ``writers`` threads (the library is synchronous)."""
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class Submission(Aggregate):
+        @event("Submitted")
+        def __init__(self, summary: str, organisation_id: str, email: str) -> None:
+            self.summary = summary
+            self.organisation_id = organisation_id
+            self.email = email
+
+    url = urlparse(dsn)
+    env: dict[str, Any] = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/"),
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_PASSWORD": url.password or "unused",
+        "POSTGRES_SCHEMA": PEER_SCHEMA,
+        "POSTGRES_POOL_SIZE": str(writers),
+        "POSTGRES_MAX_OVERFLOW": "0",
+        "CREATE_TABLE": "y",
+    }
+    asyncio.run(_fresh_schema(dsn, PEER_SCHEMA))
+    app: Application[Any] = Application(env=env)
+    try:
+        count = 0
+        lock = threading.Lock()
+        stop_at = time.perf_counter() + seconds
+
+        def writer() -> None:
+            nonlocal count
+            while time.perf_counter() < stop_at:
+                app.save(
+                    Submission(
+                        summary="My boiler repair was booked three times and nobody came.",
+                        organisation_id="bench-homes",
+                        email="ada@example.org",
+                    )
+                )
+                with lock:
+                    count += 1
+
+        threads = [threading.Thread(target=writer) for _ in range(writers)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return count / (time.perf_counter() - started)
+    finally:
+        app.close()
+
+
+async def _fresh_schema(dsn: str, schema: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    finally:
+        await conn.close()

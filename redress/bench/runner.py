@@ -1,0 +1,421 @@
+"""One benchmark run, in order: start the stack, measure the machine's limits, drive the
+pipeline (fixed rate, then flat out), compare event stores, replay projections, then (when the
+supervisor can) the flat-out load again with two replicas per service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redress.bench import limits, load, peer, replay
+from redress.bench.report import Figure, at_least, at_most, machine, ratio
+from redress.bench.resources import ResourceMonitor, cpu_between
+from redress.bench.stack import BenchStack, supports_replicas
+from redress.logging import configure_logging
+
+Say = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    kafka_messages: int = 50_000
+    pg_seconds: float = 4.0
+    copy_rows: int = 200_000
+    fixed_rate: float = 100.0
+    fixed_count: int = 3_000
+    flat_count: int = 5_000
+    drain_seconds: float = 180.0
+    peer_seconds: float = 8.0
+    replay_events: int = 1_000_000
+    replay_budget_seconds: float = 45.0
+    replicas_flat_count: int = 5_000
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    kafka_messages=500,
+    pg_seconds=0.3,
+    copy_rows=2_000,
+    fixed_rate=20.0,
+    fixed_count=20,
+    flat_count=20,
+    drain_seconds=60.0,
+    peer_seconds=0.5,
+    replay_events=300,
+    replay_budget_seconds=5.0,
+    replicas_flat_count=10,
+)
+
+TARGET_SUSTAINED = 800.0
+TARGET_P99_VISIBLE = 0.5
+TARGET_REPLAY = 50_000.0
+TARGET_PEER_RATIO = 3.0
+TARGET_RSS_MB = 150.0
+
+
+@dataclass
+class Run:
+    """Everything measured, before it becomes figures."""
+
+    started: datetime
+    sizes: Sizes
+    machine: dict[str, Any]
+    broker: dict[str, float]
+    postgres: dict[str, float]
+    fixed: load.PhaseResult
+    flat: load.PhaseResult
+    cpu: dict[str, float]
+    load_seconds: float
+    peak_rss_mb: dict[str, float]
+    ours_per_s: float
+    library_per_s: float | None
+    library_error: str
+    replays: list[replay.ReplayResult]
+    replicas_flat: load.PhaseResult | None
+    replicas_note: str
+    elapsed: float
+    load_average_at_end: list[float]
+
+
+async def _drive(stack: BenchStack, sizes: Sizes) -> tuple[load.PhaseResult, load.PhaseResult]:
+    gen = load.LoadGenerator(stack.urls, stack.token_key, stack.dsn)
+    try:
+        await gen.configure_organisations()
+        await asyncio.sleep(1.0)  # let deadlines and notifications learn the organisations
+        fixed = await gen.run_phase(
+            "fixed", sizes.fixed_count, sizes.fixed_rate, sizes.drain_seconds
+        )
+        flat = await gen.run_phase("flat", sizes.flat_count, None, sizes.drain_seconds)
+    finally:
+        await gen.close()
+    return fixed, flat
+
+
+async def _drive_flat(stack: BenchStack, sizes: Sizes) -> load.PhaseResult:
+    gen = load.LoadGenerator(stack.urls, stack.token_key, stack.dsn, seed=10)
+    try:
+        await gen.configure_organisations()
+        await asyncio.sleep(1.0)
+        return await gen.run_phase(
+            "flat-2-replicas", sizes.replicas_flat_count, None, sizes.drain_seconds
+        )
+    finally:
+        await gen.close()
+
+
+def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
+    configure_logging("bench", "WARNING")
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    info = machine()
+    say("starting the embedded stack ...")
+    with BenchStack() as stack:
+        monitor = ResourceMonitor(
+            lambda: {
+                **stack.service_processes(),
+                **stack.infrastructure_processes(),
+                "load generator (this process)": [__import__("psutil").Process(os.getpid())],
+            }
+        ).start()
+        try:
+            say("machine limits: broker ...")
+            broker = asyncio.run(limits.broker_limits(stack.bootstrap, sizes.kafka_messages))
+            say("machine limits: PostgreSQL ...")
+            postgres = asyncio.run(
+                limits.postgres_limits(stack.dsn, sizes.pg_seconds, copy_rows=sizes.copy_rows)
+            )
+            say(
+                f"pipeline: {sizes.fixed_count} complaints at {sizes.fixed_rate:g}/s, "
+                f"then {sizes.flat_count} flat out ..."
+            )
+            monitor.reset_peaks()
+            cpu_before = monitor.cpu_seconds()
+            load_started = time.monotonic()
+            fixed, flat = asyncio.run(_drive(stack, sizes))
+            load_seconds = time.monotonic() - load_started
+            cpu = cpu_between(cpu_before, monitor.cpu_seconds())
+            monitor.sample()
+            peak = dict(monitor.peak_rss)
+            say("event stores: ours, then the eventsourcing library's ...")
+            ours = asyncio.run(peer.ours(stack.dsn, sizes.peer_seconds))
+            library: float | None = None
+            library_error = ""
+            try:
+                library = peer.eventsourcing_library(stack.dsn, sizes.peer_seconds)
+            except ImportError as exc:
+                library_error = f"eventsourcing not installed: {exc}"
+            replays = []
+            for service in replay.REPLAYED:
+                say(f"replay: {service} ...")
+                replays.append(
+                    asyncio.run(
+                        replay.replay(
+                            stack.dsn, service, sizes.replay_events, sizes.replay_budget_seconds
+                        )
+                    )
+                )
+        finally:
+            monitor.stop()
+    replicas_flat = None
+    replicas_note = ""
+    if not replicas:
+        replicas_note = "not asked for (--no-replicas)"
+    elif not supports_replicas():
+        replicas_note = "the supervisor on this branch cannot run replicas yet"
+    else:
+        say("two replicas per service: flat out again ...")
+        with BenchStack(replicas=2) as stack2:
+            replicas_flat = asyncio.run(_drive_flat(stack2, sizes))
+    return Run(
+        started=started,
+        sizes=sizes,
+        machine=info,
+        broker=broker,
+        postgres=postgres,
+        fixed=fixed,
+        flat=flat,
+        cpu=cpu,
+        load_seconds=load_seconds,
+        peak_rss_mb=peak,
+        ours_per_s=ours,
+        library_per_s=library,
+        library_error=library_error,
+        replays=replays,
+        replicas_flat=replicas_flat,
+        replicas_note=replicas_note,
+        elapsed=time.monotonic() - t0,
+        load_average_at_end=list(os.getloadavg()),
+    )
+
+
+SERVICES = ("intake", "casework", "deadlines", "notifications", "reporting")
+
+
+def figures(run: Run) -> list[Figure]:
+    tx16 = run.postgres["tx_per_s_16_writers"]
+    tx1 = run.postgres["tx_per_s_1_writer"]
+    one_tx = 1.0 / tx1 if tx1 else None
+    copy = run.postgres["copy_rows_per_s"]
+    produce = run.broker["produce_per_s"]
+    out = [
+        Figure(
+            "limits",
+            "broker produce",
+            run.broker["produce_per_s"],
+            "msg/s",
+            note=f"{run.broker['message_bytes']:.0f}-byte envelopes, acks=all",
+        ),
+        Figure("limits", "broker consume", run.broker["consume_per_s"], "msg/s"),
+        Figure("limits", "PostgreSQL tx, 1 insert each, 1 writer", tx1, "tx/s"),
+        Figure("limits", "PostgreSQL tx, 1 insert each, 16 writers", tx16, "tx/s"),
+        Figure(
+            "limits",
+            "PostgreSQL batched insert (1000 rows/tx)",
+            run.postgres["batched_rows_per_s"],
+            "rows/s",
+        ),
+        Figure("limits", "PostgreSQL COPY", copy, "rows/s"),
+    ]
+    for phase in (run.fixed, run.flat):
+        label = f"e2e at {phase.offered_rate:g}/s" if phase.offered_rate else "e2e flat out"
+        sustained = phase.sustained_per_s
+        out.append(
+            Figure(
+                label,
+                "intake accepted",
+                phase.accepted_per_s,
+                "complaints/s",
+                ratio(phase.accepted_per_s, tx16),
+                "PG tx/s (16)",
+                note=f"{len(phase.submissions)} submitted, {phase.rejected} refused",
+            )
+        )
+        is_flat = phase.offered_rate is None
+        out.append(
+            Figure(
+                label,
+                "sustained through all five services",
+                sustained,
+                "complaints/s",
+                ratio(sustained, tx16),
+                "PG tx/s (16)",
+                target=f">= {TARGET_SUSTAINED:g}/s" if is_flat else "",
+                passed=at_least(sustained, TARGET_SUSTAINED) if is_flat else None,
+                note=f"{phase.completed} of {len(phase.submissions)} done in "
+                f"{phase.complete_seconds:.1f} s",
+            )
+        )
+        for key, what in (
+            ("case_visible", "case visible in casework"),
+            ("acknowledged", "acknowledgement sent"),
+            ("counted", "counted in reporting"),
+        ):
+            p = load.percentiles(phase.latencies.get(key, []))
+            for q in ("p50", "p95", "p99"):
+                target, passed = "", None
+                if key == "case_visible" and q == "p99" and not is_flat:
+                    target = f"< {TARGET_P99_VISIBLE * 1000:g} ms"
+                    passed = at_most(p[q], TARGET_P99_VISIBLE)
+                out.append(
+                    Figure(
+                        label,
+                        f"{q} submission → {what}",
+                        p[q],
+                        "s",
+                        ratio(p[q], one_tx),
+                        "one PG tx",
+                        target=target,
+                        passed=passed,
+                        note=f"n={p['n']}" if q == "p50" else "",
+                    )
+                )
+        staff = sum(phase.staff_commands.values())
+        failed = sum(phase.staff_failures.values())
+        out.append(
+            Figure(
+                label,
+                "staff commands through casework",
+                float(staff),
+                "commands",
+                note=f"{failed} failed" + (f": {dict(phase.staff_failures)}" if failed else ""),
+            )
+        )
+    for r in run.replays:
+        projected = 1_000_000 / r.per_s if r.per_s else None
+        note = f"{r.events:,} events in {r.seconds:.1f} s"
+        if r.stopped_by_budget:
+            note += f" (time budget; 1,000,000 would take ~{projected:,.0f} s)"
+        bad = r.outcomes.get("dead_lettered", 0)
+        if bad:
+            note += f", {bad} dead-lettered"
+        out.append(
+            Figure(
+                "replay",
+                f"rebuild {r.service}",
+                r.per_s,
+                "events/s",
+                ratio(r.per_s, copy),
+                "PG COPY rows/s",
+                target=f">= {TARGET_REPLAY:,.0f}/s",
+                passed=at_least(r.per_s, TARGET_REPLAY),
+                note=note,
+            )
+        )
+    out.append(
+        Figure(
+            "event store",
+            "ours: event + outbox in one tx, 16 writers",
+            run.ours_per_s,
+            "appends/s",
+            ratio(run.ours_per_s, tx16),
+            "PG tx/s (16)",
+        )
+    )
+    out.append(
+        Figure(
+            "event store",
+            "eventsourcing library, 16 threads",
+            run.library_per_s,
+            "appends/s",
+            ratio(run.library_per_s, tx16),
+            "PG tx/s (16)",
+            note=run.library_error,
+        )
+    )
+    peer_ratio = ratio(run.ours_per_s, run.library_per_s)
+    out.append(
+        Figure(
+            "event store",
+            "ours / library",
+            peer_ratio,
+            "x",
+            target=f">= {TARGET_PEER_RATIO:g}x",
+            passed=at_least(peer_ratio, TARGET_PEER_RATIO),
+        )
+    )
+    done = run.fixed.completed + run.flat.completed
+    for name in (*SERVICES, "postgres", "broker", "load generator (this process)"):
+        cpu = run.cpu.get(name)
+        per_k = None if cpu is None or not done else cpu / done * 1000
+        out.append(
+            Figure(
+                "resources",
+                f"{name}: CPU during the e2e load",
+                cpu,
+                "CPU s",
+                ratio(cpu, run.load_seconds),
+                "load wall time",
+                note="" if per_k is None else f"{per_k:.2f} CPU s per 1000 complaints",
+            )
+        )
+        rss = run.peak_rss_mb.get(name)
+        is_service = name in SERVICES
+        out.append(
+            Figure(
+                "resources",
+                f"{name}: peak RSS under load",
+                rss,
+                "MB",
+                target=f"< {TARGET_RSS_MB:g} MB" if is_service else "",
+                passed=at_most(rss, TARGET_RSS_MB) if is_service else None,
+            )
+        )
+    one = run.flat.sustained_per_s
+    if run.replicas_flat is None:
+        out.append(
+            Figure(
+                "replicas",
+                "flat out, 2 replicas per service",
+                None,
+                "complaints/s",
+                note=f"skipped: {run.replicas_note}",
+            )
+        )
+    else:
+        two = run.replicas_flat.sustained_per_s
+        out.append(
+            Figure(
+                "replicas",
+                "flat out, 1 replica per service",
+                one,
+                "complaints/s",
+                ratio(one, tx16),
+                "PG tx/s (16)",
+            )
+        )
+        out.append(
+            Figure(
+                "replicas",
+                "flat out, 2 replicas per service",
+                two,
+                "complaints/s",
+                ratio(two, one),
+                "1 replica",
+                note=f"{run.replicas_flat.completed} of {len(run.replicas_flat.submissions)} done",
+            )
+        )
+    _ = produce
+    return out
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """What the JSON file keeps besides the figures."""
+    return {
+        "started": run.started.isoformat(),
+        "elapsed_seconds": run.elapsed,
+        "machine": {**run.machine, "load_average_at_end": run.load_average_at_end},
+        "sizes": asdict(run.sizes),
+        "limits": {"broker": run.broker, "postgres": run.postgres},
+        "replicas": run.replicas_note or "measured",
+    }
+
+
+def results_path(directory: Path, started: datetime, smoke: bool) -> Path:
+    stamp = started.strftime("%Y-%m-%dT%H%M%SZ")
+    return directory / f"{stamp}{'-smoke' if smoke else ''}.json"
