@@ -12,6 +12,7 @@ having applied the `CaseOpened`. Every process runs on this machine's one clock.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
@@ -71,6 +72,16 @@ class Submission:
     accepted_at: float
 
 
+Step = tuple[str, Any]  # a casework command and its body (or a function of the case giving it)
+
+
+@dataclass
+class StaffWork:
+    case_id: uuid.UUID
+    steps: list[Step]
+    not_before: float  # monotonic
+
+
 @dataclass
 class PhaseResult:
     name: str
@@ -103,19 +114,21 @@ def case_id_for(submission_id: uuid.UUID) -> uuid.UUID:
 class LoadGenerator:
     def __init__(
         self,
-        urls: dict[str, str],
+        urls: dict[str, list[str]],
         key: str,
         dsn: str,
         *,
         seed: int = 9,
         staff_share: float = 0.25,
         concurrency: int = 64,
+        officers: int = 8,
     ) -> None:
         self.urls = urls
         self.dsn = dsn
         self.rnd = random.Random(seed)
         self.staff_share = staff_share
         self.concurrency = concurrency
+        self.officers = officers
         self.officer = {
             "Authorization": f"Bearer {mint(key, user='bench-officer', role=Role.OFFICER)}"
         }
@@ -129,7 +142,12 @@ class LoadGenerator:
                 max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
             ),
         )
-        self.staff_gate = asyncio.Semaphore(16)
+        self._turn = itertools.count()
+
+    def _url(self, service: str) -> str:
+        """Requests take turns between a service's replicas."""
+        replicas = self.urls[service]
+        return replicas[next(self._turn) % len(replicas)]
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -137,7 +155,7 @@ class LoadGenerator:
     async def configure_organisations(self) -> None:
         for org, body in ORGANISATIONS.items():
             r = await self.client.put(
-                f"{self.urls['casework']}/v1/organisations/{org}", json=body, headers=self.admin
+                f"{self._url('casework')}/v1/organisations/{org}", json=body, headers=self.admin
             )
             r.raise_for_status()
 
@@ -167,12 +185,12 @@ class LoadGenerator:
             "complainant": complainant,
         }
 
-    async def _submit(self, phase: PhaseResult, staff: list[asyncio.Task[None]]) -> None:
+    async def _submit(self, phase: PhaseResult, work: asyncio.Queue[StaffWork]) -> None:
         body = self._body()
         handled = body["kind"] == "complaint" and self.rnd.random() < self.staff_share
         plan = self.rnd.random()
         sent = time.time()
-        r = await self.client.post(f"{self.urls['intake']}/v1/submissions", json=body)
+        r = await self.client.post(f"{self._url('intake')}/v1/submissions", json=body)
         if r.status_code != 202:
             phase.rejected += 1
             return
@@ -180,129 +198,87 @@ class LoadGenerator:
         sub = Submission(sid, case_id_for(sid), body["kind"], sent, time.time())
         phase.submissions.append(sub)
         if handled:
-            staff.append(asyncio.create_task(self._handle(sub.case_id, plan, phase)))
+            work.put_nowait(StaffWork(sub.case_id, _handling(plan), time.monotonic() + 1.0))
         elif body["kind"] != "complaint" and plan < 0.5:
-            staff.append(
-                asyncio.create_task(
-                    self._commands(
-                        sub.case_id, [("pass-to-service", {"service_area": "parks"})], phase
-                    )
-                )
-            )
+            steps: list[Step] = [("pass-to-service", {"service_area": "parks"})]
+            work.put_nowait(StaffWork(sub.case_id, steps, time.monotonic() + 1.0))
 
     # -- staff ----------------------------------------------------------------------------------
 
-    async def _wait_for_case(self, case_id: uuid.UUID) -> dict[str, Any] | None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            r = await self.client.get(
-                f"{self.urls['casework']}/v1/cases/{case_id}", headers=self.officer
-            )
-            if r.status_code == 200:
-                return r.json()  # type: ignore[no-any-return]
-            await asyncio.sleep(1.0)
-        return None
+    async def _officer(self, work: asyncio.Queue[StaffWork], phase: PhaseResult) -> None:
+        """One member of staff: takes the next case from the queue and works it through; a
+        case not yet visible goes back in the queue for a second later."""
+        while True:
+            item = await work.get()
+            pause = item.not_before - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            try:
+                r = await self.client.get(
+                    f"{self._url('casework')}/v1/cases/{item.case_id}", headers=self.officer
+                )
+                if r.status_code == 404:
+                    item.not_before = time.monotonic() + 1.0
+                    work.put_nowait(item)
+                    continue
+                r.raise_for_status()
+                await self._run_commands(item.case_id, r.json(), item.steps, phase)
+            except httpx.HTTPError as exc:
+                phase.staff_failures[type(exc).__name__] += 1
+            finally:
+                work.task_done()
 
-    async def _commands(
-        self, case_id: uuid.UUID, steps: list[tuple[str, Any]], phase: PhaseResult
+    async def _run_commands(
+        self, case_id: uuid.UUID, case: dict[str, Any], steps: list[Step], phase: PhaseResult
     ) -> None:
-        case = await self._wait_for_case(case_id)
-        if case is None:
-            phase.staff_failures["case never visible"] += 1
-            return
-        async with self.staff_gate:
-            for action, body in steps:
-                if callable(body):
-                    body = body(case)
-                headers = self.manager if action in ("quality-check", "assign") else self.officer
-                for _attempt in range(5):
-                    r = await self.client.post(
-                        f"{self.urls['casework']}/v1/cases/{case_id}/{action}",
-                        json=body,
-                        headers=headers,
-                    )
-                    if r.status_code != 409:
-                        break
-                    await asyncio.sleep(0.2)
-                if r.status_code != 200:
-                    phase.staff_failures[f"{action}: {r.status_code}"] += 1
-                    return
-                phase.staff_commands[action] += 1
-
-    async def _handle(self, case_id: uuid.UUID, plan: float, phase: PhaseResult) -> None:
-        """Triage, acknowledge, answer; then close, escalate and answer again, or leave it."""
-        answer = [
-            (
-                "acknowledge",
-                {
-                    "points": [{"point_id": "1", "text": "Missed repair appointments"}],
-                    "outcomes_sought": ["Repair done"],
-                },
-            ),
-            (
-                "draft-response",
-                {
-                    "text": "Dear resident, we looked into it.",
-                    "point_outcomes": [
-                        {"point_id": "1", "outcome": "upheld", "reasons": "We got it wrong"}
-                    ],
-                },
-            ),
-            (
-                "quality-check",
-                {
-                    "checklist": {
-                        "every_point_answered": True,
-                        "plain_english": True,
-                        "remedy_stated": True,
-                        "signposting_present": True,
-                    }
-                },
-            ),
-            ("issue-response", None),
-        ]
-        steps: list[tuple[str, Any]] = [
-            (
-                "triage",
-                lambda case: {
-                    "kind": "complaint",
-                    "procedure": case["procedure"],
-                    "service_area": case.get("service_area") or "housing repairs",
-                    "category": "repairs - missed appointment",
-                },
-            ),
-            *answer,
-        ]
-        if plan < 0.6:
-            steps.append(("close", {"reason": "Final response issued"}))
-        elif plan < 0.8:
-            steps.append(("escalate", {"reasons": "Still unhappy"}))
-            steps.append(("assign", {"officer": "bench-investigator"}))
-            steps.extend(answer)
-            steps.append(("close", {"reason": "Final response issued"}))
-        await self._commands(case_id, steps, phase)
+        for action, body in steps:
+            if callable(body):
+                body = body(case)
+            headers = self.manager if action in ("quality-check", "assign") else self.officer
+            for _attempt in range(5):
+                r = await self.client.post(
+                    f"{self._url('casework')}/v1/cases/{case_id}/{action}",
+                    json=body,
+                    headers=headers,
+                )
+                if r.status_code != 409:
+                    break
+                await asyncio.sleep(0.2)
+            if r.status_code != 200:
+                phase.staff_failures[f"{action}: {r.status_code}"] += 1
+                return
+            phase.staff_commands[action] += 1
 
     # -- phases ---------------------------------------------------------------------------------
 
     async def run_phase(
-        self, name: str, count: int, rate: float | None, drain_timeout: float
+        self,
+        name: str,
+        count: int,
+        rate: float | None,
+        drain_timeout: float,
+        submit_seconds: float = 60.0,
     ) -> PhaseResult:
         """Submit ``count`` complaints at ``rate`` per second (None: as fast as intake takes
-        them), then wait until every one is counted in reporting with a letter sent."""
+        them), stopping early after ``submit_seconds``, then wait (at most ``drain_timeout``)
+        until every one is counted in reporting with a letter sent."""
         phase = PhaseResult(name, rate)
-        staff: list[asyncio.Task[None]] = []
+        work: asyncio.Queue[StaffWork] = asyncio.Queue()
+        officers = [asyncio.create_task(self._officer(work, phase)) for _ in range(self.officers)]
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one() -> None:
             async with gate:
                 try:
-                    await self._submit(phase, staff)
+                    await self._submit(phase, work)
                 except httpx.HTTPError:
                     phase.rejected += 1
 
         started = time.time()
         tasks = []
         for i in range(count):
+            if time.time() - started > submit_seconds:
+                break
             if rate is not None:
                 due = started + i / rate
                 pause = due - time.time()
@@ -314,13 +290,16 @@ class LoadGenerator:
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
         phase.submit_seconds = time.time() - started
+        until = time.monotonic() + drain_timeout
         await self._drain(phase, started, drain_timeout)
-        if staff:
-            await asyncio.wait(staff, timeout=drain_timeout)
-            for task in staff:
-                if not task.done():
-                    task.cancel()
-                    phase.staff_failures["not finished in time"] += 1
+        # the officers finish the queue within what is left of the time allowed
+        try:
+            await asyncio.wait_for(work.join(), max(5.0, until - time.monotonic()))
+        except TimeoutError:
+            phase.staff_failures["not worked in the time allowed"] += work.qsize()
+        for officer in officers:
+            officer.cancel()
+        await asyncio.gather(*officers, return_exceptions=True)
         phase.latencies = await self._latencies(phase)
         return phase
 
@@ -340,7 +319,7 @@ class LoadGenerator:
                     last_count, last_change = done, time.time()
                 if done >= len(ids):
                     break
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(0.5)
         finally:
             await conn.close()
         phase.completed = last_count
@@ -384,6 +363,60 @@ class LoadGenerator:
             if value is not None:
                 out["acknowledged"].append(value)
         return out
+
+
+def _handling(plan: float) -> list[Step]:
+    """Triage, acknowledge, answer; then close, escalate and answer again, or leave it."""
+    answer = [
+        (
+            "acknowledge",
+            {
+                "points": [{"point_id": "1", "text": "Missed repair appointments"}],
+                "outcomes_sought": ["Repair done"],
+            },
+        ),
+        (
+            "draft-response",
+            {
+                "text": "Dear resident, we looked into it.",
+                "point_outcomes": [
+                    {"point_id": "1", "outcome": "upheld", "reasons": "We got it wrong"}
+                ],
+            },
+        ),
+        (
+            "quality-check",
+            {
+                "checklist": {
+                    "every_point_answered": True,
+                    "plain_english": True,
+                    "remedy_stated": True,
+                    "signposting_present": True,
+                }
+            },
+        ),
+        ("issue-response", None),
+    ]
+    steps: list[Step] = [
+        (
+            "triage",
+            lambda case: {
+                "kind": "complaint",
+                "procedure": case["procedure"],
+                "service_area": case.get("service_area") or "housing repairs",
+                "category": "repairs - missed appointment",
+            },
+        ),
+        *answer,
+    ]
+    if plan < 0.6:
+        steps.append(("close", {"reason": "Final response issued"}))
+    elif plan < 0.8:
+        steps.append(("escalate", {"reasons": "Still unhappy"}))
+        steps.append(("assign", {"officer": "bench-investigator"}))
+        steps.extend(answer)
+        steps.append(("close", {"reason": "Final response issued"}))
+    return steps
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from redress.bench import limits, load, peer, replay
 from redress.bench.report import Figure, at_least, at_most, machine, ratio
 from redress.bench.resources import ResourceMonitor, cpu_between
-from redress.bench.stack import BenchStack, supports_replicas
+from redress.bench.stack import BenchStack
 from redress.logging import configure_logging
 
 Say = Callable[[str], object]
@@ -28,13 +30,16 @@ class Sizes:
     pg_seconds: float = 4.0
     copy_rows: int = 200_000
     fixed_rate: float = 100.0
-    fixed_count: int = 3_000
-    flat_count: int = 5_000
-    drain_seconds: float = 180.0
+    fixed_count: int = 2_000
+    flat_count: int = 4_000
+    #: flat out stops submitting after this long even if fewer were sent
+    flat_submit_seconds: float = 45.0
+    #: how long to wait, after the last submission, for the pipeline to finish
+    drain_seconds: float = 90.0
     peer_seconds: float = 8.0
     replay_events: int = 1_000_000
-    replay_budget_seconds: float = 45.0
-    replicas_flat_count: int = 5_000
+    replay_budget_seconds: float = 30.0
+    replicas_flat_count: int = 4_000
 
 
 FULL = Sizes()
@@ -43,11 +48,11 @@ SMOKE = Sizes(
     pg_seconds=0.3,
     copy_rows=2_000,
     fixed_rate=20.0,
-    fixed_count=20,
-    flat_count=20,
+    fixed_count=10,
+    flat_count=10,
     drain_seconds=60.0,
     peer_seconds=0.5,
-    replay_events=300,
+    replay_events=100,
     replay_budget_seconds=5.0,
     replicas_flat_count=10,
 )
@@ -84,14 +89,17 @@ class Run:
 
 
 async def _drive(stack: BenchStack, sizes: Sizes) -> tuple[load.PhaseResult, load.PhaseResult]:
-    gen = load.LoadGenerator(stack.urls, stack.token_key, stack.dsn)
+    first = {name: urls[:1] for name, urls in stack.urls.items()}
+    gen = load.LoadGenerator(first, stack.token_key, stack.dsn)
     try:
         await gen.configure_organisations()
         await asyncio.sleep(1.0)  # let deadlines and notifications learn the organisations
         fixed = await gen.run_phase(
             "fixed", sizes.fixed_count, sizes.fixed_rate, sizes.drain_seconds
         )
-        flat = await gen.run_phase("flat", sizes.flat_count, None, sizes.drain_seconds)
+        flat = await gen.run_phase(
+            "flat", sizes.flat_count, None, sizes.drain_seconds, sizes.flat_submit_seconds
+        )
     finally:
         await gen.close()
     return fixed, flat
@@ -103,7 +111,11 @@ async def _drive_flat(stack: BenchStack, sizes: Sizes) -> load.PhaseResult:
         await gen.configure_organisations()
         await asyncio.sleep(1.0)
         return await gen.run_phase(
-            "flat-2-replicas", sizes.replicas_flat_count, None, sizes.drain_seconds
+            "flat-2-replicas",
+            sizes.replicas_flat_count,
+            None,
+            sizes.drain_seconds,
+            sizes.flat_submit_seconds,
         )
     finally:
         await gen.close()
@@ -115,12 +127,16 @@ def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
     t0 = time.monotonic()
     info = machine()
     say("starting the embedded stack ...")
-    with BenchStack() as stack:
+    replicas_flat = None
+    replicas_note = "" if replicas else "not asked for (--no-replicas)"
+    with BenchStack(replicas=2 if replicas else 1) as stack:
+        # the second replicas wait, stopped, until the two-replica phase at the end
+        stack.pause_extra_replicas()
         monitor = ResourceMonitor(
             lambda: {
                 **stack.service_processes(),
                 **stack.infrastructure_processes(),
-                "load generator (this process)": [__import__("psutil").Process(os.getpid())],
+                "load generator (this process)": [psutil.Process(os.getpid())],
             }
         ).start()
         try:
@@ -160,18 +176,12 @@ def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
                         )
                     )
                 )
+            if replicas:
+                say("two replicas per service: flat out again ...")
+                stack.resume_extra_replicas()
+                replicas_flat = asyncio.run(_drive_flat(stack, sizes))
         finally:
             monitor.stop()
-    replicas_flat = None
-    replicas_note = ""
-    if not replicas:
-        replicas_note = "not asked for (--no-replicas)"
-    elif not supports_replicas():
-        replicas_note = "the supervisor on this branch cannot run replicas yet"
-    else:
-        say("two replicas per service: flat out again ...")
-        with BenchStack(replicas=2) as stack2:
-            replicas_flat = asyncio.run(_drive_flat(stack2, sizes))
     return Run(
         started=started,
         sizes=sizes,

@@ -4,10 +4,11 @@ a run never collides with `redress up` or with tests running beside it."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from types import TracebackType
 import psutil
 
 from redress.auth import token_key
-from redress.embedded.supervisor import Supervisor
+from redress.embedded.supervisor import ServiceProcess, Supervisor
 from redress.settings import SERVICES, RuntimeSettings
 
 
@@ -26,18 +27,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def supports_replicas() -> bool:
-    """Whether this supervisor can run more than one process per service."""
-    return "replicas" in inspect.signature(Supervisor.__init__).parameters
-
-
 @dataclass
 class BenchStack:
     replicas: int = 1
     keep: bool = False
     data_dir: Path = field(init=False)
     supervisor: Supervisor = field(init=False)
-    urls: dict[str, str] = field(init=False, default_factory=dict)
+    #: where each service answers HTTP, one address per replica
+    urls: dict[str, list[str]] = field(init=False, default_factory=dict)
 
     def start(self) -> BenchStack:
         # under the system temp folder: as root, PostgreSQL's own user must traverse it
@@ -57,19 +54,14 @@ class BenchStack:
             smtp_port=free_port(),
             log_level="WARNING",
         )
-        extra: dict[str, int] = {}
-        if self.replicas != 1:
-            if not supports_replicas():
-                raise RuntimeError("this supervisor cannot run replicas")
-            extra["replicas"] = self.replicas
-        self.supervisor = Supervisor(settings, say=lambda _: None, **extra)  # type: ignore[arg-type]
+        self.supervisor = Supervisor(settings, replicas=self.replicas, say=lambda _: None)
         self.settings = settings
         try:
             self.supervisor.start()
         except BaseException:
             self.stop()
             raise
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        self.urls = {name: self.supervisor.urls(name) for name in SERVICES}
         self.token_key = token_key(self.data_dir)
         return self
 
@@ -108,6 +100,30 @@ class BenchStack:
             except (OSError, ValueError, psutil.Error):
                 pass
         return out
+
+    def extra_replicas(self) -> list[ServiceProcess]:
+        return [svc for svc in self.supervisor.services if svc.replica > 1]
+
+    def pause_extra_replicas(self) -> None:
+        """Stop every replica but the first of each service (SIGTERM: each leaves its consumer
+        group cleanly and the first takes all partitions), for the one-replica figures."""
+        for svc in self.extra_replicas():
+            if svc.process is not None and svc.process.poll() is None:
+                svc.process.send_signal(signal.SIGTERM)
+        for svc in self.extra_replicas():
+            if svc.process is not None:
+                try:
+                    svc.process.wait(30)
+                except subprocess.TimeoutExpired:
+                    svc.process.kill()
+                    svc.process.wait(5)
+
+    def resume_extra_replicas(self) -> None:
+        for svc in self.extra_replicas():
+            if svc.process is None or svc.process.poll() is not None:
+                # the supervisor's own way of starting a service process, same command and env
+                self.supervisor._spawn(svc)
+        self.supervisor.wait_ready()
 
     def stop(self) -> None:
         try:
