@@ -88,6 +88,7 @@ class PhaseResult:
     offered_rate: float | None
     submissions: list[Submission] = field(default_factory=list)
     rejected: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
     submit_seconds: float = 0.0
     completed: int = 0
     complete_seconds: float = 0.0
@@ -190,9 +191,17 @@ class LoadGenerator:
         handled = body["kind"] == "complaint" and self.rnd.random() < self.staff_share
         plan = self.rnd.random()
         sent = time.time()
-        r = await self.client.post(f"{self._url('intake')}/v1/submissions", json=body)
+        resident = (
+            f"10.{self.rnd.randrange(256)}.{self.rnd.randrange(256)}.{self.rnd.randrange(1, 255)}"
+        )
+        r = await self.client.post(
+            f"{self._url('intake')}/v1/submissions",
+            json=body,
+            headers={"X-Forwarded-For": resident},
+        )
         if r.status_code != 202:
             phase.rejected += 1
+            phase.refusals[f"{r.status_code}: {r.text[:200]}"] += 1
             return
         sid = uuid.UUID(r.json()["submission_id"])
         sub = Submission(sid, case_id_for(sid), body["kind"], sent, time.time())
@@ -271,8 +280,9 @@ class LoadGenerator:
             async with gate:
                 try:
                     await self._submit(phase, work)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     phase.rejected += 1
+                    phase.refusals[repr(exc)[:200]] += 1
 
         started = time.time()
         tasks = []

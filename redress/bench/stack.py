@@ -41,9 +41,13 @@ class BenchStack:
         self.data_dir = Path(tempfile.mkdtemp(prefix="redress-bench-"))
         self.data_dir.chmod(0o755)
         ports = {name: free_port() for name in SERVICES}
-        self._saved = {k: os.environ.get(k) for k in _port_vars()}
+        self._saved = {k: os.environ.get(k) for k in [*_port_vars(), PROXIES]}
         for name, port in ports.items():
             os.environ[f"REDRESS_{name.upper()}_PORT"] = str(port)
+        # the load generator stands in for a reverse proxy in front of many residents: it says
+        # who each submission is from in X-Forwarded-For, and intake's per-address limits count
+        # each resident, as they would in production
+        os.environ[PROXIES] = "127.0.0.1"
         settings = RuntimeSettings(
             kafka_bootstrap_servers=None,
             database_url=None,
@@ -148,6 +152,9 @@ class BenchStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+PROXIES = "REDRESS_TRUSTED_PROXIES"
 
 
 def _port_vars() -> list[str]:
