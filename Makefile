@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit integration e2e schemas clean browser bench
+.PHONY: up test faults lint typecheck unit integration e2e schemas clean browser bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/redress up
 
+# two stages: everything else, then the fault-injection tests (each breaks a stack of its own)
 test: $(STAMP) lint typecheck browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not faults"; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
+	  if [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(MAKE) --no-print-directory faults
+
+faults: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no fault tests"; exit 1; fi; exit $$rc
 
 # what this machine holds: limits, the pipeline end to end, replay, the event-store peer
 # (about 12 minutes; figures in bench/results/ and BENCHMARKS.md)

@@ -157,6 +157,19 @@ async def notifications_equal_their_events(conn: asyncpg.Connection) -> int:
     return len(marked)
 
 
+async def dead_lettered(dsn: str) -> dict[str, int]:
+    """Messages each service dead-lettered: a fault that is not the message's (a crash, an
+    outage) must never send a good event there."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {
+            schema: await conn.fetchval(f'SELECT count(*) FROM "{schema}".dead_letters')
+            for schema in ("casework", "deadlines", "notifications", "reporting")
+        }
+    finally:
+        await conn.close()
+
+
 async def assert_read_models_match_their_events(
     dsn: str, bootstrap: str, data_dir: Path
 ) -> dict[str, int]:

@@ -28,11 +28,12 @@ from redress.embedded.supervisor import Supervisor
 from redress.settings import SERVICES, RuntimeSettings
 from tests.conftest import make_data_dir
 from tests.e2e.conftest import System
-from tests.e2e.convergence import assert_read_models_match_their_events
+from tests.e2e.convergence import assert_read_models_match_their_events, dead_lettered
 from tests.e2e.test_flow import COMPLAINT, submit
 from tests.support import eventually, free_port
 
 ORG = "broker-restart-council"
+pytestmark = pytest.mark.faults
 RELAYING = ("intake", "casework", "deadlines", "notifications")
 
 
@@ -145,3 +146,4 @@ async def test_broker_restart_from_empty_under_load_loses_nothing_and_sends_noth
         supervisor.settings.dsn, supervisor.settings.bootstrap_servers, supervisor.settings.data_dir
     )
     assert compared["cases"] == 36 and compared["notifications_sent"] >= 36, compared
+    assert set((await dead_lettered(supervisor.settings.dsn)).values()) == {0}

@@ -19,20 +19,23 @@ from contracts import Role
 from redress.embedded.smtp_sink import read_mailbox
 from redress.settings import embedded_dsn
 from tests.conftest import make_data_dir
-from tests.e2e.convergence import assert_read_models_match_their_events
+from tests.e2e.convergence import assert_read_models_match_their_events, dead_lettered
 from tests.e2e.test_flow import COMPLAINT, fresh, submit
 from tests.e2e.test_up_restart import Up
 from tests.support import eventually
 
 ORG = "fault-council"
+pytestmark = pytest.mark.faults
 
 
 async def read_models_match_events(up: Up) -> dict[str, int]:
-    return await assert_read_models_match_their_events(
-        embedded_dsn(int(up.env["REDRESS_PG_PORT"])),
-        f"127.0.0.1:{up.env['REDRESS_KAFKA_PORT']}",
-        up.data_dir,
+    """The convergence checks, and nothing dead-lettered: the fault was never the events'."""
+    dsn = embedded_dsn(int(up.env["REDRESS_PG_PORT"]))
+    compared = await assert_read_models_match_their_events(
+        dsn, f"127.0.0.1:{up.env['REDRESS_KAFKA_PORT']}", up.data_dir
     )
+    assert set((await dead_lettered(dsn)).values()) == {0}
+    return compared
 
 
 def service_pid(module: str, port: int) -> int:

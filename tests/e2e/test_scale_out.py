@@ -25,6 +25,7 @@ from redress.embedded.smtp_sink import SmtpSink, read_mailbox
 from redress.embedded.supervisor import Supervisor
 from redress.settings import SERVICES, RuntimeSettings
 from tests.conftest import make_data_dir
+from tests.e2e.convergence import assert_read_models_match_their_events
 from tests.e2e.test_flow import COMPLAINT
 from tests.support import eventually, free_port
 
@@ -241,3 +242,9 @@ async def test_two_replicas_share_the_work_and_a_survivor_takes_over(cluster: Cl
     for email in emails:
         assert letters[(email, "We have received your message")] == 1, email
         assert letters[(email, "We have received your complaint")] == 1, email
+    # every read model still equals what its events say, after the replicas were killed
+    settings = cluster.supervisor.settings
+    compared = await assert_read_models_match_their_events(
+        settings.dsn, settings.bootstrap_servers, cluster.supervisor.data_dir
+    )
+    assert compared["cases"] == len(emails), compared
