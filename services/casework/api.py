@@ -173,6 +173,26 @@ async def case_history(
     return body
 
 
+@router.get("/cases/{case_id}/letters")
+async def case_letters(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:
+    """The letters and messages notifications sent for the case, or gave up on, newest first:
+    template, channel, recipient, ``sent`` or ``failed`` with the attempts and the error. As
+    casework last heard them from the notification topic; every attempt is in notifications'
+    own delivery log."""
+    await _visible_case(request, case_id, identity)
+    found = await store.letters(runtime_of(request).pool, case_id)
+    return {
+        "letters": [
+            {
+                **letter,
+                "notification_id": str(letter["notification_id"]),
+                "happened_at": letter["happened_at"].isoformat(),
+            }
+            for letter in found
+        ]
+    }
+
+
 # kept for clients of the first API: the bare event list
 @router.get("/cases/{case_id}/events", include_in_schema=False)
 async def case_events(case_id: uuid.UUID, request: Request, identity: Reader) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""Casework's process: staff API plus subscribers to intake and deadlines."""
+"""Casework's process: staff API plus subscribers to intake, deadlines and notifications."""
 
 from pathlib import Path
 
-from contracts import DEADLINE_TOPIC, INTAKE_TOPIC, PERSON_TOPIC
+from contracts import DEADLINE_TOPIC, INTAKE_TOPIC, NOTIFICATION_TOPIC, PERSON_TOPIC
 from redress.service import Service, Subscription
 from services.casework import handlers, privacy
 from services.casework.api import router
@@ -38,6 +38,10 @@ service = Service(
                     handlers.on_deadline_moved,
                 ),
             },
+        ),
+        Subscription(
+            NOTIFICATION_TOPIC,
+            dict.fromkeys(["NotificationSent", "NotificationFailed"], handlers.on_notification),
         ),
         Subscription(PERSON_TOPIC, {"PersonErased": privacy.on_person_erased}),
     ],

@@ -1,5 +1,5 @@
 """Casework's event subscribers: a submission opens a case; a due date from deadlines is shown
-on it."""
+on it; a letter notifications sent, or failed to send, is listed on it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from contracts import (
     DeadlineSet,
     ExtensionNotAllowed,
     FeedbackSubmitted,
+    NotificationFailed,
+    NotificationSent,
     Procedure,
     decode_payload,
 )
@@ -132,3 +134,26 @@ async def on_deadline_moved(ctx: EventContext) -> None:
             await store.update_deadline(ctx.conn, e.deadline_id, state="cancelled")
         case ExtensionNotAllowed():
             ctx.log.warning("deadlines refused an extension", reason=e.reason)
+
+
+async def on_notification(ctx: EventContext) -> None:
+    """A letter or message notifications sent, or gave up on, joins the case's list of letters.
+
+    A projection for the case page, not a fact about the case: nothing is decided or emitted.
+    It is stored even when the case is not here yet, since the notification topic and the
+    intake topic are read independently and the case page will find it by case id."""
+    letter = ctx.payload
+    assert isinstance(letter, NotificationSent | NotificationFailed)
+    happened_at = (
+        letter.sent_at if isinstance(letter, NotificationSent) else ctx.envelope.occurred_at
+    )
+    await store.record_letter(
+        ctx.conn, letter, event_id=ctx.envelope.event_id, happened_at=happened_at
+    )
+    ctx.log.info(
+        "letter recorded",
+        notification_id=str(letter.notification_id),
+        template=letter.template,
+        channel=letter.channel,
+        outcome="failed" if isinstance(letter, NotificationFailed) else "sent",
+    )

@@ -4,7 +4,8 @@ is erased.
 
 The sealed fields in the event store need nothing: once the key is gone they read as
 placeholders. What casework must scrub are the clear copies it made for search and display (the
-``cases`` row and its case view) and the evidence files, which are kept as uploaded.
+``cases`` row and its case view), the letters' addresses and errors, and the evidence files,
+which are kept as uploaded.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ async def on_person_erased(ctx: EventContext) -> None:
     )
     for row in rows:
         await scrub_case(ctx.conn, row["case_id"], at=ctx.envelope.occurred_at)
+    # letters are kept by case id even for a case not opened here yet, so they go by the ids
+    # the event names as well as by the cases found
+    await store.scrub_letters(
+        ctx.conn, list({*erased.case_ids, *(r["case_id"] for r in rows)}), ERASED
+    )
     ctx.log.info("person's cases scrubbed", cases=len(rows))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from contracts import CaseOpened, DeadlineSet
+from contracts import CaseOpened, DeadlineSet, NotificationFailed, NotificationSent
 from redress.db import Connection
 from services.casework.domain.case import Case
 from services.casework.view import case_view
@@ -135,6 +135,61 @@ async def update_deadline(
         due_on,
         provisional,
         explanation,
+    )
+
+
+async def record_letter(
+    conn: Connection,
+    letter: NotificationSent | NotificationFailed,
+    *,
+    event_id: uuid.UUID,
+    happened_at: datetime,
+) -> None:
+    """What notifications did about one letter or message. A notification ends once, sent or
+    failed; should a later word on it come (a resend, say), the latest by time wins, and an
+    older one delivered late changes nothing."""
+    failed = isinstance(letter, NotificationFailed)
+    await conn.execute(
+        """INSERT INTO case_letters (notification_id, case_id, template, channel, recipient,
+               status, attempts, error, happened_at, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (notification_id) DO UPDATE SET case_id = $2, template = $3,
+               channel = $4, recipient = $5, status = $6, attempts = $7, error = $8,
+               happened_at = $9, event_id = $10
+           WHERE case_letters.happened_at <= $9""",
+        letter.notification_id,
+        letter.case_id,
+        letter.template,
+        letter.channel,
+        letter.recipient,
+        "failed" if failed else "sent",
+        letter.attempts if isinstance(letter, NotificationFailed) else None,
+        letter.error if isinstance(letter, NotificationFailed) else None,
+        happened_at,
+        event_id,
+    )
+
+
+async def letters(reader: Connection | asyncpg.Pool, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The case's letters and messages, newest first."""
+    rows = await reader.fetch(
+        """SELECT notification_id, template, channel, recipient, status, attempts, error,
+                  happened_at
+           FROM case_letters WHERE case_id = $1 ORDER BY happened_at DESC, notification_id""",
+        case_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def scrub_letters(conn: Connection, case_ids: list[uuid.UUID], erased: str) -> None:
+    """An erased person's address and the error texts (which can quote it) read as erased,
+    as the sealed fields of the events now do."""
+    await conn.execute(
+        """UPDATE case_letters SET recipient = $2,
+               error = CASE WHEN error IS NULL THEN NULL ELSE $2 END
+           WHERE case_id = ANY($1::uuid[])""",
+        case_ids,
+        erased,
     )
 
 

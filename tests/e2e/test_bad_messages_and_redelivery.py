@@ -20,7 +20,7 @@ CONSUMERS = {
     "redress.intake.v1": ["casework", "reporting"],
     "redress.case.v1": ["deadlines", "notifications", "reporting", "intake"],
     "redress.deadline.v1": ["casework", "notifications", "reporting", "intake"],
-    "redress.notification.v1": ["reporting"],
+    "redress.notification.v1": ["casework", "reporting"],
     "redress.organisation.v1": ["deadlines", "intake"],
     "redress.person.v1": ["casework", "notifications", "intake"],
 }

@@ -42,6 +42,22 @@ def test_names_for_codes_and_people() -> None:
     assert details == {"Officer": "olga", "Priority": "High"}
 
 
+def test_letters_and_their_delivery_in_words() -> None:
+    from services.notifications.letters import RESIDENT_TEMPLATES, STAFF_TEMPLATES
+
+    # every template notifications has is named on purpose, not only by its code
+    assert set(words.LETTER_NAMES) == {*RESIDENT_TEMPLATES, *STAFF_TEMPLATES}
+    assert words.letter_name("acknowledgement") == "Acknowledgement letter"
+    assert words.letter_name("some_new_letter") == "Some new letter"
+    assert words.channel_name("letter") == "Letter by post"
+    assert words.channel_name("sms") == "Text message (SMS)"
+    assert words.letter_status({"status": "sent", "attempts": None}) == "Sent"
+    failed = {"status": "failed", "attempts": 5, "error": "SMTP refused"}
+    assert words.letter_status(failed) == "Failed: not delivered after 5 attempts"
+    assert words.letter_status({**failed, "attempts": 1}).endswith("after 1 attempt")
+    assert words.letter_status({**failed, "attempts": None}) == "Failed: not delivered"
+
+
 def test_the_next_due_date_is_the_earliest_open_step_of_the_current_stage() -> None:
     case = {
         "stage": 2,

@@ -47,6 +47,9 @@ ENV.globals["days_left"] = words.days_left
 ENV.globals["urgency"] = words.urgency
 ENV.globals["next_due"] = words.next_due
 ENV.globals["event_details"] = words.event_details
+ENV.filters["letter_name"] = words.letter_name
+ENV.filters["channel_name"] = words.channel_name
+ENV.globals["letter_status"] = words.letter_status
 
 MANAGERS = (Role.MANAGER, Role.ADMIN)
 RISK_FLAGS = ["risk", "safeguarding", "unreasonable_behaviour", "vulnerability"]
@@ -509,6 +512,10 @@ async def _held(request: Request, case_id: uuid.UUID) -> set[str]:
         return await store.evidence_held(conn, case_id)
 
 
+async def _letters(request: Request, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    return await store.letters(runtime_of(request).pool, case_id)
+
+
 async def _history(request: Request, case_id: uuid.UUID) -> list[Any]:
     async with runtime_of(request).pool.acquire() as conn:
         return await eventstore.load_stream(conn, stream_id(case_id))
@@ -589,6 +596,7 @@ def _case_context(
     events: list[Any],
     identity: Identity,
     held: set[str],
+    letters: list[dict[str, Any]],
 ) -> dict[str, Any]:
     state = case["state"]
     payloads = [(e, e.payload) for e in events]
@@ -620,6 +628,8 @@ def _case_context(
         "groups": [(g, rs) for g, rs in groups if rs],
         "suggested": [forms.BY_PATH[p] for p in suggested(case, identity.role)],
         "notifications": notifications_url(request),
+        "letters": letters,
+        "failed_letters": [x for x in letters if x["status"] == "failed"],
         "can_act": identity.role in (*STAFF, Role.SERVICE_RESPONDER),
         "can_upload": identity.role in STAFF,
     }
@@ -641,7 +651,14 @@ async def case_page(case_id: uuid.UUID, request: Request) -> Response:
         title=f"Case {case['reference']}",
         today=london_today(runtime_of(request).clock()),
         done=DONE.get(done) or (forms.BY_PATH[done].summary if done in forms.BY_PATH else ""),
-        **_case_context(request, case, events, identity, await _held(request, case_id)),
+        **_case_context(
+            request,
+            case,
+            events,
+            identity,
+            await _held(request, case_id),
+            await _letters(request, case_id),
+        ),
     )
 
 
@@ -864,5 +881,12 @@ async def upload_evidence(case_id: uuid.UUID, request: Request) -> Response:
         today=london_today(runtime_of(request).clock()),
         done="",
         upload_error=problem,
-        **_case_context(request, case, events, identity, await _held(request, case_id)),
+        **_case_context(
+            request,
+            case,
+            events,
+            identity,
+            await _held(request, case_id),
+            await _letters(request, case_id),
+        ),
     )

@@ -148,3 +148,41 @@ def actor_name(actor: str) -> str:
     if not user:
         return actor
     return f"{user} ({label(role).lower()})"
+
+
+#: notifications' template names, as an officer calls the letter or alert
+LETTER_NAMES = {
+    "receipt": "Receipt (case opened)",
+    "acknowledgement": "Acknowledgement letter",
+    "delay_notice": "Delay notice (extension)",
+    "outcome": "Response letter (outcome)",
+    "not_accepted": "Not accepted letter",
+    "thanks": "Thank-you letter",
+    "responder_reminder": "Reminder to the service (staff)",
+    "deadline_warning": "Deadline warning (staff)",
+    "breach_alert": "Missed deadline alert (staff)",
+    "ombudsman_alert": "Ombudsman alert (staff)",
+    "delivery_failed": "Failed delivery alert (managers)",
+}
+
+CHANNEL_NAMES = {"email": "Email", "letter": "Letter by post", "sms": "Text message (SMS)"}
+
+
+def letter_name(template: str) -> str:
+    """``acknowledgement`` reads "Acknowledgement letter"; a template added later reads as
+    its name in words rather than not at all."""
+    return LETTER_NAMES.get(template) or label(template)
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel) or label(channel)
+
+
+def letter_status(letter: dict[str, Any]) -> str:
+    """What happened to it, in words (the badge's colour only repeats this)."""
+    if letter["status"] == "sent":
+        return "Sent"
+    attempts = letter.get("attempts")
+    if attempts:
+        return f"Failed: not delivered after {attempts} attempt{'s' if attempts != 1 else ''}"
+    return "Failed: not delivered"
