@@ -45,7 +45,8 @@ async def test_topics_create_makes_every_topic_and_dead_letter_topic(stack: Stac
     assert done.returncode == 0, done.stdout + done.stderr
     wanted = ["redress.intake.v1", "redress.case.v1", "redress.deadline.v1"]
     wanted += [f"redress.case.v1.dlq.{s}" for s in ("deadlines", "notifications", "reporting")]
-    wanted += ["redress.intake.v1.dlq.casework", "redress.deadline.v1.dlq.casework"]
+    wanted += [f"{t}.dlq.casework" for t in ("redress.intake.v1", "redress.deadline.v1")]
+    wanted += ["redress.notification.v1.dlq.casework"]  # letters listed on the case page
     described = await describe_topics(stack.bootstrap, wanted)
     assert described == dict.fromkeys(wanted, 3)
     again = redress(stack, "topics", "create")  # nothing missing: still fine
