@@ -110,9 +110,14 @@ async def subject_access(
         if not await reader.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.events"):
             continue
         rows = await reader.fetch(
-            f"""SELECT * FROM "{schema}".events
-                WHERE stream_id = ANY($1::text[]) OR payload->>'case_id' = ANY($2::text[])
-                   OR payload->>'submission_id' = ANY($3::text[])
+            # three lookups, each on its own index, rather than one OR that scans the table
+            f"""SELECT * FROM "{schema}".events WHERE global_position IN (
+                    SELECT global_position FROM "{schema}".events
+                    WHERE stream_id = ANY($1::text[])
+                    UNION SELECT global_position FROM "{schema}".events
+                    WHERE payload->>'case_id' = ANY($2::text[])
+                    UNION SELECT global_position FROM "{schema}".events
+                    WHERE payload->>'submission_id' = ANY($3::text[]))
                 ORDER BY global_position""",
             streams,
             cases,
