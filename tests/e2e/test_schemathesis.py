@@ -2,8 +2,9 @@
 whatever it sends, no service answers with a server error, and what comes back matches the
 schema the service publishes.
 
-Requests that name an organisation are pointed at one of the fuzzer's own, so that the
-configuration other tests rely on is never touched.
+Requests that name an organisation are pointed at one of the fuzzer's own, and requests that
+name a person (erasure, subject access) at nobody, so that what other tests rely on is never
+touched.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def keep_to_our_organisation(case: Any) -> None:
     for where in (case.path_parameters, case.query):
         if where and "organisation_id" in where:
             where["organisation_id"] = ORG
+    if case.path_parameters and "who" in case.path_parameters:  # erasure, subject access
+        case.path_parameters["who"] = f"nobody-{case.path_parameters['who']}@fuzz.example"
     if isinstance(case.body, dict) and "organisation_id" in case.body:
         case.body["organisation_id"] = ORG
 
