@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener
@@ -119,6 +122,7 @@ class Service:
             app.add_exception_handler(unstorable, _unstorable_text)
         self._add_operational_routes(app)
         self._count_requests(app)
+        app.add_middleware(RefuseUnstorableText)
         add_security_headers(app)
         if self.router is not None:
             app.include_router(self.router)
@@ -307,11 +311,91 @@ UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
 )
 
 
+UNSTORABLE_REASON = "text may not contain NUL characters or unpaired surrogates"
+
+
 async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
     log.info("request refused: unstorable text", path=request.url.path, error=type(exc).__name__)
-    return unprocessable(
-        ("(request)", "text may not contain NUL characters or unpaired surrogates")
-    )
+    return unprocessable(("(request)", UNSTORABLE_REASON))
+
+
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
+#: bodies bigger than this are not read here: the endpoint's own size limit refuses them
+_CHECKED_BODY_BYTES = 2 * 1024 * 1024
+
+
+def has_unstorable_text(body: bytes, content_type: str) -> bool:
+    """Does a JSON or form body carry a NUL or an unpaired surrogate in any string?"""
+    if b"\x00" in body:
+        return True
+    if content_type == "application/json":
+        lowered = body.lower()
+        if b"\\u0000" not in lowered and b"\\ud" not in lowered:
+            return False
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return False  # not JSON: the endpoint says so in its own words
+        return any(_UNSTORABLE_CHARS.search(text) for text in _strings(data))
+    if b"%00" in body:  # a form: percent-escapes decode as the endpoint will decode them
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        return any("\x00" in v for pair in pairs for v in pair)
+    return False
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+class RefuseUnstorableText:
+    """ASGI middleware: a JSON or form body with a NUL character or an unpaired surrogate in
+    any string gets a 422 before any endpoint sees it. JSON and forms allow both, PostgreSQL
+    stores neither, and since personal fields are sealed before they are stored, such text
+    would otherwise be accepted here and fail later in another service's consumer, sending a
+    resident's complaint to a dead-letter topic."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode()
+        if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+            await self.app(scope, receive, send)
+            return
+        messages = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body") or len(body) > _CHECKED_BODY_BYTES:
+                break
+        if len(body) <= _CHECKED_BODY_BYTES and has_unstorable_text(body, content_type):
+            log.info("request refused: unstorable text", path=scope.get("path"))
+            await unprocessable(("(request)", UNSTORABLE_REASON))(scope, receive, send)
+            return
+        pending = iter(messages)
+
+        async def replay() -> Any:
+            for message in pending:
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def unprocessable(*errors: tuple[str, str]) -> JSONResponse:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from contracts import Role
+from tests.e2e.casework_client import Staff, new_case
 from tests.e2e.conftest import System
 from tests.e2e.test_flow import COMPLAINT
 
@@ -40,6 +41,34 @@ async def test_a_submission_with_unstorable_text_is_a_422_not_a_500(
             headers={"content-type": "application/json"},
         )
     refused_as_unstorable(r)
+
+
+async def test_a_staff_command_with_a_nul_character_is_refused_and_changes_nothing(
+    system: System,
+) -> None:
+    async with httpx.AsyncClient(timeout=15) as client:
+        case = await new_case(client, system, organisation_id="bad-requests-council")
+        officer = Staff(client, system, "olivia", Role.OFFICER)
+        before = (await officer.get(f"/v1/cases/{case['case_id']}"))["version"]
+        r = await client.post(
+            system.url("casework", f"/v1/cases/{case['case_id']}/contacts"),
+            json={
+                "contact_id": "C1",
+                "contact_kind": "call",
+                "occurred_at": "2026-03-03T10:15:00Z",
+                "with_whom": "resident",
+                "summary": "Spoke to the resident\u0000",
+            },
+            headers=officer.headers,
+        )
+        refused_as_unstorable(r)
+        assert (await officer.get(f"/v1/cases/{case['case_id']}"))["version"] == before
+        form = await client.post(
+            system.url("intake", "/"),
+            content=b"summary=leak%00&kind=complaint",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        refused_as_unstorable(form)
 
 
 async def test_a_search_for_a_nul_character_is_a_422_not_a_500(system: System) -> None:
