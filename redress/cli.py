@@ -557,6 +557,9 @@ def bench(
     replicas: bool = typer.Option(
         True, "--replicas/--no-replicas", help="Also run flat out with 2 replicas per service."
     ),
+    profile: Path = typer.Option(
+        None, help="Folder for py-spy profiles of every service during the flat-out load."
+    ),
 ) -> None:
     """Measure this machine's limits and the whole pipeline on a fresh embedded stack (free
     ports, a temporary data folder): broker and PostgreSQL limits, complaints end to end at a
@@ -573,7 +576,9 @@ def bench(
     sizes = SMOKE if smoke else FULL
     try:
         with console.status("benchmarking ...") as status:
-            run = measure(sizes, replicas=replicas, say=lambda text: status.update(text))
+            run = measure(
+                sizes, replicas=replicas, profile=profile, say=lambda text: status.update(text)
+            )
     except Exception as exc:
         console.print(f"[red]bench failed:[/red] {exc!r}")
         raise typer.Exit(1) from None
@@ -582,7 +587,14 @@ def bench(
     title += f"{run.machine['memory_gib']} GiB, {run.machine['cpu_model']}"
     print_table(made, title, console)
     path = write_json(results_path(out, run.started, smoke), summary(run), made)
+    before, after = run.machine["other_load_before"], run.other_load_after
+    console.print(
+        f"other work on this machine: {before['cpu_busy_percent']:.0f}% CPU busy before the run, "
+        f"{after['cpu_busy_percent']:.0f}% after (load average {after['load_average'][0]:.1f})"
+    )
     missed = [f.name for f in made if f.passed is False]
+    if profile is not None:
+        console.print(f"profiles: {profile}/summary.md")
     console.print(f"results: {path}   ({run.elapsed:.0f} s; {len(missed)} targets missed)")
 
 

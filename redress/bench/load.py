@@ -88,6 +88,8 @@ class PhaseResult:
     offered_rate: float | None
     submissions: list[Submission] = field(default_factory=list)
     rejected: int = 0
+    #: fixed rate only: due while all connections were busy, so never sent
+    not_sent: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     submit_seconds: float = 0.0
     completed: int = 0
@@ -254,7 +256,8 @@ class LoadGenerator:
                     break
                 await asyncio.sleep(0.2)
             if r.status_code != 200:
-                phase.staff_failures[f"{action}: {r.status_code}"] += 1
+                reason = r.json().get("detail", "") if r.status_code < 500 else ""
+                phase.staff_failures[f"{action}: {r.status_code} {str(reason)[:70]}"] += 1
                 return
             phase.staff_commands[action] += 1
 
@@ -294,6 +297,11 @@ class LoadGenerator:
                 pause = due - time.time()
                 if pause > 0:
                     await asyncio.sleep(pause)
+                if gate.locked():
+                    # every connection is busy: intake has fallen behind the offered rate, and
+                    # queueing here would only hide that, so this one is not sent
+                    phase.not_sent += 1
+                    continue
             else:
                 await gate.acquire()  # keep at most `concurrency` in flight
                 gate.release()

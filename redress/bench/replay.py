@@ -296,7 +296,7 @@ async def replay(
     events: int,
     budget_seconds: float,
     *,
-    chunk: int = 2000,
+    chunk: int = 200,
     apply: Callable[[IdempotentConsumer, list[RawMessage]], Any] | None = None,
 ) -> ReplayResult:
     """Apply up to ``events`` messages of the synthetic log to ``service``'s handlers in a

@@ -69,6 +69,33 @@ def machine() -> dict[str, Any]:
     }
 
 
+def other_load(seconds: float = 1.0) -> dict[str, Any]:
+    """How busy the machine is with work that is not this run, taken while no part of the run
+    is up: figures from a shared machine are only as good as this says."""
+    procs = list(psutil.process_iter(["pid", "name", "cmdline"]))
+    for p in procs:
+        try:
+            p.cpu_percent(None)
+        except psutil.Error:
+            continue
+    busy = psutil.cpu_percent(interval=seconds)
+    users = []
+    for p in procs:
+        try:
+            share = p.cpu_percent(None)
+        except psutil.Error:
+            continue
+        if share >= 5 and p.pid != os.getpid():
+            command = " ".join((p.info.get("cmdline") or [p.info.get("name") or "?"])[:4])
+            users.append((share, command[:120]))
+    users.sort(reverse=True)
+    return {
+        "cpu_busy_percent": busy,
+        "load_average": list(os.getloadavg()),
+        "busiest_processes": [f"{share:.0f}% {command}" for share, command in users[:8]],
+    }
+
+
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"

@@ -16,7 +16,8 @@ from typing import Any
 import psutil
 
 from redress.bench import limits, load, peer, replay
-from redress.bench.report import Figure, at_least, at_most, machine, ratio
+from redress.bench.profile import Profiler
+from redress.bench.report import Figure, at_least, at_most, machine, other_load, ratio
 from redress.bench.resources import ResourceMonitor, cpu_between
 from redress.bench.stack import BenchStack
 from redress.logging import configure_logging
@@ -33,12 +34,12 @@ class Sizes:
     fixed_count: int = 2_000
     flat_count: int = 4_000
     #: flat out stops submitting after this long even if fewer were sent
-    flat_submit_seconds: float = 45.0
+    flat_submit_seconds: float = 30.0
     #: how long to wait, after the last submission, for the pipeline to finish
-    drain_seconds: float = 90.0
+    drain_seconds: float = 60.0
     peer_seconds: float = 8.0
     replay_events: int = 1_000_000
-    replay_budget_seconds: float = 30.0
+    replay_budget_seconds: float = 20.0
     replicas_flat_count: int = 4_000
 
 
@@ -85,10 +86,12 @@ class Run:
     replicas_flat: load.PhaseResult | None
     replicas_note: str
     elapsed: float
-    load_average_at_end: list[float]
+    other_load_after: dict[str, Any]
 
 
-async def _drive(stack: BenchStack, sizes: Sizes) -> tuple[load.PhaseResult, load.PhaseResult]:
+async def _drive(
+    stack: BenchStack, sizes: Sizes, before_flat: Callable[[], object] = lambda: None
+) -> tuple[load.PhaseResult, load.PhaseResult]:
     first = {name: urls[:1] for name, urls in stack.urls.items()}
     gen = load.LoadGenerator(first, stack.token_key, stack.dsn)
     try:
@@ -97,6 +100,7 @@ async def _drive(stack: BenchStack, sizes: Sizes) -> tuple[load.PhaseResult, loa
         fixed = await gen.run_phase(
             "fixed", sizes.fixed_count, sizes.fixed_rate, sizes.drain_seconds
         )
+        before_flat()
         flat = await gen.run_phase(
             "flat", sizes.flat_count, None, sizes.drain_seconds, sizes.flat_submit_seconds
         )
@@ -121,11 +125,14 @@ async def _drive_flat(stack: BenchStack, sizes: Sizes) -> load.PhaseResult:
         await gen.close()
 
 
-def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
+def measure(
+    sizes: Sizes, *, replicas: bool = True, profile: Path | None = None, say: Say = print
+) -> Run:
     configure_logging("bench", "WARNING")
     started = datetime.now(UTC)
     t0 = time.monotonic()
     info = machine()
+    info["other_load_before"] = other_load()
     say("starting the embedded stack ...")
     replicas_flat = None
     replicas_note = "" if replicas else "not asked for (--no-replicas)"
@@ -153,7 +160,15 @@ def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
             monitor.reset_peaks()
             cpu_before = monitor.cpu_seconds()
             load_started = time.monotonic()
-            fixed, flat = asyncio.run(_drive(stack, sizes))
+            profiler = None if profile is None else Profiler(profile, sizes.flat_submit_seconds)
+
+            def start_profiling() -> None:
+                if profiler is not None:
+                    profiler.start(stack.service_processes())
+
+            fixed, flat = asyncio.run(_drive(stack, sizes, start_profiling))
+            if profiler is not None:
+                say(f"profile: {profiler.finish()}")
             load_seconds = time.monotonic() - load_started
             cpu = cpu_between(cpu_before, monitor.cpu_seconds())
             monitor.sample()
@@ -200,7 +215,7 @@ def measure(sizes: Sizes, *, replicas: bool = True, say: Say = print) -> Run:
         replicas_flat=replicas_flat,
         replicas_note=replicas_note,
         elapsed=time.monotonic() - t0,
-        load_average_at_end=list(os.getloadavg()),
+        other_load_after=other_load(),
     )
 
 
@@ -243,7 +258,12 @@ def figures(run: Run) -> list[Figure]:
                 "complaints/s",
                 ratio(phase.accepted_per_s, tx16),
                 "PG tx/s (16)",
-                note=f"{len(phase.submissions)} submitted, {phase.rejected} refused",
+                note=f"{len(phase.submissions)} submitted, {phase.rejected} refused"
+                + (
+                    f", {phase.not_sent} not sent: intake fell behind the offered rate"
+                    if phase.not_sent
+                    else ""
+                ),
             )
         )
         is_flat = phase.offered_rate is None
@@ -419,7 +439,7 @@ def summary(run: Run) -> dict[str, Any]:
     return {
         "started": run.started.isoformat(),
         "elapsed_seconds": run.elapsed,
-        "machine": {**run.machine, "load_average_at_end": run.load_average_at_end},
+        "machine": {**run.machine, "other_load_after": run.other_load_after},
         "sizes": asdict(run.sizes),
         "limits": {"broker": run.broker, "postgres": run.postgres},
         "replicas": run.replicas_note or "measured",
