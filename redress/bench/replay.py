@@ -16,11 +16,10 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
@@ -48,6 +47,7 @@ _IDS = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 @dataclass
 class ReplayResult:
     service: str
+    batched: bool = True
     events: int = 0
     seconds: float = 0.0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -296,11 +296,13 @@ async def replay(
     events: int,
     budget_seconds: float,
     *,
+    batched: bool = True,
     chunk: int = 200,
-    apply: Callable[[IdempotentConsumer, list[RawMessage]], Any] | None = None,
 ) -> ReplayResult:
     """Apply up to ``events`` messages of the synthetic log to ``service``'s handlers in a
-    fresh schema; stop early (and say so) when ``budget_seconds`` of applying is spent."""
+    fresh schema, ``chunk`` events per transaction (`IdempotentConsumer.process_batch`, as
+    `redress rebuild` does) or, with ``batched`` false, one transaction per event (as the live
+    services do); stop early (and say so) when ``budget_seconds`` of applying is spent."""
     migrations = load_service(service).migrations
     schema = f"bench_replay_{service}"
     admin = await asyncpg.connect(dsn)
@@ -309,7 +311,7 @@ async def replay(
     finally:
         await admin.close()
     pool = await create_pool(dsn, schema, max_size=4)
-    result = ReplayResult(service)
+    result = ReplayResult(service, batched)
     try:
         sources = [("runtime", RUNTIME_MIGRATIONS)]
         if migrations is not None:
@@ -334,8 +336,8 @@ async def replay(
             if not batch:
                 break
             started = time.perf_counter()
-            if apply is not None:
-                for outcome in await apply(consumer, batch):
+            if batched:
+                for outcome in await consumer.process_batch(batch):
                     result.outcomes[outcome] += 1
             else:
                 for message in batch:

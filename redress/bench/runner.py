@@ -191,6 +191,18 @@ def measure(
                         )
                     )
                 )
+            say("replay: reporting, one transaction per event ...")
+            replays.append(
+                asyncio.run(
+                    replay.replay(
+                        stack.dsn,
+                        "reporting",
+                        sizes.replay_events,
+                        sizes.replay_budget_seconds,
+                        batched=False,
+                    )
+                )
+            )
             if replicas:
                 say("two replicas per service: flat out again ...")
                 stack.resume_extra_replicas()
@@ -327,13 +339,14 @@ def figures(run: Run) -> list[Figure]:
         out.append(
             Figure(
                 "replay",
-                f"rebuild {r.service}",
+                f"rebuild {r.service}"
+                + ("" if r.batched else ", one transaction per event (as live)"),
                 r.per_s,
                 "events/s",
                 ratio(r.per_s, copy),
                 "PG COPY rows/s",
-                target=f">= {TARGET_REPLAY:,.0f}/s",
-                passed=at_least(r.per_s, TARGET_REPLAY),
+                target=f">= {TARGET_REPLAY:,.0f}/s" if r.batched else "",
+                passed=at_least(r.per_s, TARGET_REPLAY) if r.batched else None,
                 note=note,
             )
         )

@@ -183,3 +183,58 @@ async def test_events_without_a_handler_are_ignored(
     c = IdempotentConsumer(service="test", group=group, pool=pool, handlers={}, dead_letters=sink)
     assert await c.process(message(good_event())) == "ignored"
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+# -- batches: many events in one transaction (replays), same answers as one at a time --
+
+
+async def test_a_batch_applies_each_event_once_in_order(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+) -> None:
+    handler = Recorder()
+    c = consumer(pool, group, sink, handler)
+    first, second, third = good_event("a"), good_event("b"), good_event("c")
+    assert await c.process(message(first, 0)) == "applied"
+    outcomes = await c.process_batch(
+        [message(first, 1), message(second, 2), message(third, 3), message(second, 4)]
+    )
+    assert outcomes == ["duplicate", "applied", "applied", "duplicate"]
+    names = [r["name"] for r in await pool.fetch("SELECT name FROM applied ORDER BY ctid")]
+    assert names == ["a", "b", "c"]
+    # and a redelivered batch changes nothing
+    assert await c.process_batch([message(second, 2), message(third, 3)]) == [
+        "duplicate",
+        "duplicate",
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 3
+
+
+async def test_a_bad_message_in_a_batch_is_dead_lettered_and_the_rest_applied(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+) -> None:
+    c = consumer(pool, group, sink, Recorder())
+    outcomes = await c.process_batch(
+        [message(good_event("a"), 0), message(b"not an event", 1), message(good_event("b"), 2)]
+    )
+    assert outcomes == ["applied", "dead_lettered", "applied"]
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 2
+    assert await pool.fetchval("SELECT source_offset FROM dead_letters") == 1
+
+
+async def test_a_failing_handler_rolls_the_batch_back_then_each_is_retried_alone(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+) -> None:
+    # fails twice: once inside the batch (rolled back, with the others), once alone (retried)
+    handler = Recorder(fail_times=2)
+    c = consumer(pool, group, sink, handler)
+    outcomes = await c.process_batch([message(good_event("a"), 0), message(good_event("b"), 1)])
+    assert outcomes == ["applied", "applied"]
+    names = sorted(r["name"] for r in await pool.fetch("SELECT name FROM applied"))
+    assert names == ["a", "b"]  # the rows the failed attempts wrote were rolled back
+    assert await pool.fetchval("SELECT count(*) FROM processed_events") == 2
