@@ -5,6 +5,7 @@ something to show."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,48 @@ NAMES = [
 ]
 
 
+async def configure_organisation(
+    client: httpx.AsyncClient,
+    base: Callable[[str], str],
+    key: str,
+    organisation_id: str,
+    name: str | None = None,
+) -> None:
+    """Make sure an organisation is configured, then wait until intake takes submissions for
+    it. Once any organisation is configured intake refuses the others (422), and it learns of
+    a configuration from casework's event, a moment later. One configured already (by an
+    admin, or an earlier run) is left as it is; a new one gets the settings an organisation
+    nobody configured has anyway (England's bank holidays, the default procedure)."""
+    admin = {"Authorization": f"Bearer {mint(key, user='demo-admin', role=Role.ADMIN)}"}
+    url = base("casework") + f"/v1/organisations/{organisation_id}"
+    r = await client.get(url, headers=admin)
+    if r.status_code == 404:
+        r = await client.put(
+            url,
+            json={
+                "name": name or organisation_id.replace("-", " ").title(),
+                "nation": "ENG",
+                "default_procedure": "housing_ombudsman",
+            },
+            headers=admin,
+        )
+    r.raise_for_status()
+    await intake_knows(client, base("intake"), admin, organisation_id)
+
+
+async def intake_knows(
+    client: httpx.AsyncClient, intake: str, headers: dict[str, str], organisation_id: str
+) -> None:
+    """Wait until intake (at ``intake``) takes submissions for the organisation: it hears of a
+    configuration from casework's event, a moment after casework took it."""
+    known = f"{intake}/v1/organisations/{organisation_id}"
+    async with asyncio.timeout(120):  # generous: a busy machine, a slow consumer
+        for _ in itertools.count():
+            if (await client.get(known, headers=headers)).status_code == 200:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def load(
     base: Callable[[str], str],
     key: str,
@@ -74,6 +117,7 @@ async def load(
     run = uuid.uuid4().hex[:6]
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=30) as client:
+        await configure_organisation(client, base, key, organisation_id)
 
         async def post(url: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
             r = await client.post(url, json=body, headers=headers)

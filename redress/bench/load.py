@@ -26,6 +26,7 @@ import httpx
 
 from contracts import Role
 from redress.auth import mint
+from redress.demo import intake_knows
 
 ORGANISATIONS: dict[str, dict[str, Any]] = {
     "bench-homes": {
@@ -161,6 +162,11 @@ class LoadGenerator:
                 f"{self._url('casework')}/v1/organisations/{org}", json=body, headers=self.admin
             )
             r.raise_for_status()
+        # intake takes submissions only for configured organisations once any is, and hears
+        # of them from casework's events a moment later: wait until it has
+        for org in ORGANISATIONS:
+            for base in self.urls["intake"]:
+                await intake_knows(self.client, base, self.admin, org)
 
     # -- one submission -----------------------------------------------------------------------
 

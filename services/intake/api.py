@@ -16,7 +16,7 @@ from contracts.events import Member, PlaceComplainedAbout
 from redress import ratelimit
 from redress.auth import READERS, Identity, require
 from redress.service import runtime_of
-from services.intake import store, submitting
+from services.intake import store, submitting, tracking
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
 
@@ -198,3 +198,25 @@ async def get_submission(submission_id: uuid.UUID, request: Request) -> Submissi
     if row is None:
         raise HTTPException(404, detail="no such submission")
     return SubmissionReceipt(**dataclasses.asdict(await submitting.receipt_of(pool, row)))
+
+
+class KnownOrganisation(BaseModel):
+    organisation_id: str
+    name: str
+    service_areas: list[str]
+
+
+@router.get(
+    "/organisations/{organisation_id}",
+    response_model=KnownOrganisation,
+    tags=["organisations"],
+    dependencies=[Depends(require(*READERS, Role.AGENT))],
+    responses={404: {"description": "intake takes no submissions for it (yet)"}},
+)
+async def get_organisation(organisation_id: str, request: Request) -> KnownOrganisation:
+    """An organisation as intake knows it, once its configuration has reached intake: from
+    then on submissions for it are taken (and, once any is configured, only for those)."""
+    found = await tracking.organisation(runtime_of(request).pool, organisation_id)
+    if found is None:
+        raise HTTPException(404, detail="intake knows no such organisation (yet)")
+    return KnownOrganisation(**dataclasses.asdict(found))

@@ -186,6 +186,14 @@ class ComplaintsMailbox:
             fingerprint=fingerprint,
         )
         if isinstance(taken, submitting.Refused):
+            if taken.field == "organisation_id":
+                # the mailbox's organisation (REDRESS_MAILBOX_ORGANISATION) is not configured:
+                # a temporary failure, so the sender's server tries again once it is
+                log.error(
+                    "mailbox organisation is not configured; mail deferred",
+                    organisation_id=self.config.mailbox_organisation,
+                )
+                return "451 4.3.0 The complaints mailbox is not ready; please try again later"
             return "554 5.6.0 This Message-ID was already used for a different message"
         if taken.status == "duplicate":
             answer = f"250 2.0.0 Already received as submission {taken.submission_id}"

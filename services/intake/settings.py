@@ -18,7 +18,8 @@ class IntakeSettings(BaseSettings):
     mailbox_addresses: str = Field(
         "complaints@redress.localhost", validation_alias="REDRESS_MAILBOX_ADDRESSES"
     )
-    #: the organisation whose complaints the mailbox takes
+    #: the organisation whose complaints the mailbox takes; once any organisation is
+    #: configured it must be one of them, or mail is deferred (451) until it is
     mailbox_organisation: str = Field("default", validation_alias="REDRESS_MAILBOX_ORGANISATION")
     mailbox_max_bytes: int = Field(
         25 * 1024 * 1024, ge=1024, validation_alias="REDRESS_MAILBOX_MAX_BYTES"

@@ -19,7 +19,7 @@ from contracts import Channel, CorrespondenceReceived, FeedbackSubmitted, new_en
 from contracts.events import Sender
 from redress import eventstore, vault
 from redress.service import Runtime
-from services.intake import settings, store
+from services.intake import settings, store, tracking
 from services.intake.attachments import KeptFile
 from services.intake.domain import duplicates
 from services.intake.domain.hints import hints
@@ -72,7 +72,8 @@ async def take(
 ) -> Receipt | Refused:
     """``duplicate_text`` is the text compared with earlier submissions (an email's body
     without its subject, say); ``fingerprint`` what a retry must repeat (by default the
-    fields)."""
+    fields). An organisation not configured is refused (``organisation_id``), except while
+    none is configured at all (`tracking.accepts_organisation`)."""
     now = runtime.clock()
     asked_hash = fingerprint or request_hash(actor, fields, received_at)
     received_at = received_at or now
@@ -101,6 +102,13 @@ async def take(
             existing = await store.find_by_idempotency_key(conn, idempotency_key)
             if existing is not None:
                 return await _retry(conn, existing, asked_hash)
+        if not await tracking.accepts_organisation(conn, payload.organisation_id):
+            return Refused(
+                "organisation_id",
+                f"{payload.organisation_id!r} is not an organisation we take submissions for; "
+                "use the id of one configured in casework (GET /v1/organisations/{id} on "
+                "intake says whether it is known)",
+            )
         try:
             async with conn.transaction():
                 # the same resident (by email, else phone) keeps one person id, and one key

@@ -206,6 +206,31 @@ async def organisations(conn: Connection | asyncpg.Pool) -> list[Organisation]:
     return [Organisation(r["organisation_id"], r["name"], list(r["service_areas"])) for r in rows]
 
 
+async def accepts_organisation(conn: Connection | asyncpg.Pool, organisation_id: str) -> bool:
+    """Whether intake takes submissions for this organisation: one configured in casework (its
+    ``OrganisationConfigured`` has reached us), or any at all while none is configured yet, so
+    that a fresh install takes complaints before anyone has set it up."""
+    return bool(
+        await conn.fetchval(
+            """SELECT NOT EXISTS (SELECT 1 FROM organisations)
+                   OR EXISTS (SELECT 1 FROM organisations WHERE organisation_id = $1)""",
+            organisation_id,
+        )
+    )
+
+
+async def organisation(
+    conn: Connection | asyncpg.Pool, organisation_id: str
+) -> Organisation | None:
+    row = await conn.fetchrow(
+        "SELECT organisation_id, name, service_areas FROM organisations WHERE organisation_id = $1",
+        organisation_id,
+    )
+    if row is None:
+        return None
+    return Organisation(row["organisation_id"], row["name"], list(row["service_areas"]))
+
+
 def due_label(deadline: Deadline) -> str:
     """What the date is a promise of, in the resident's words."""
     if deadline.kind is DeadlineKind.ACKNOWLEDGEMENT:

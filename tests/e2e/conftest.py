@@ -3,6 +3,7 @@ session's embedded PostgreSQL and broker, driven only through their public APIs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,7 +79,17 @@ def system(stack: Stack) -> Iterator[System]:
     try:
         supervisor.start()
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        yield System(stack, urls, token_key(data_dir), settings.mailbox_port)
+        system = System(stack, urls, token_key(data_dir), settings.mailbox_port)
+        # configured from the start, so that every test finds the same rule whatever ran
+        # before it: intake takes only configured organisations once there are any
+        from tests.e2e.organisations import COMMON, ensure_organisation
+
+        async def configure() -> None:
+            for organisation_id in COMMON:
+                await ensure_organisation(system, organisation_id)
+
+        asyncio.run(configure())
+        yield system
     finally:
         supervisor.stop()
         os.environ.clear()

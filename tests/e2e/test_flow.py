@@ -14,6 +14,7 @@ import pytest
 from contracts import Role
 from redress.embedded.smtp_sink import read_mailbox
 from tests.e2e.conftest import System
+from tests.e2e.organisations import ensure_organisation
 from tests.support import eventually
 
 COMPLAINT = {
@@ -43,7 +44,8 @@ async def submit(
     unique: bool = True,
 ) -> dict[str, Any]:
     """Submit through the public API; ``unique`` (the default) makes it a new complaint even
-    when another test sent the same body."""
+    when another test sent the same body. Its organisation is configured first."""
+    await ensure_organisation(system, body.get("organisation_id", "default"))
     r = await client.post(
         system.url("intake", "/v1/submissions"),
         json=fresh(body) if unique else body,
