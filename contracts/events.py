@@ -122,8 +122,26 @@ class Complainant(BaseModel):
     postcode: str | None = Field(default=None, max_length=10)
     preferred_contact: ContactMethod = ContactMethod.EMAIL
     adjustments: list[Adjustment] = Field(default_factory=list)
+    #: adjustments not in the list, in the resident's words (a BSL interpreter, calls after 4pm)
+    other_adjustments: str | None = Field(default=None, max_length=1_000)
 
     _postcode = field_validator("postcode")(lambda cls, v: uk_postcode(v))
+
+
+class OnBehalfOf(BaseModel):
+    """The person a complaint is made for, when someone complains for them (a relative, a
+    friend, an advocate): the complainant's fields are then the person making it, who says the
+    person agreed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    relationship: str | None = Field(
+        default=None, max_length=200, description="How the person making it knows them"
+    )
+    consent_given: bool = Field(
+        default=False, description="The person making it says they agreed to it"
+    )
 
 
 class PlaceComplainedAbout(BaseModel):
@@ -198,6 +216,8 @@ class FeedbackSubmitted(EventPayload):
     #: they said: casework compares it with the procedure's time limit
     happened_on: date | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    #: someone else's complaint made for them, with their consent
+    on_behalf_of: OnBehalfOf | None = None
 
 
 @register_event
@@ -246,6 +266,9 @@ class CaseOpened(EventPayload):
     person_id: uuid.UUID | None = None
     #: of the complainant's postcode, in clear for reports (the postcode itself is sealed)
     postcode_district: str | None = Field(default=None, max_length=4)
+    #: as on the submission
+    on_behalf_of: OnBehalfOf | None = None
+    happened_on: date | None = None
 
 
 class _DeadlineEvent(EventPayload):

@@ -28,7 +28,11 @@ ERASED: Final = "[erased]"
 #: the payload key that holds the sealed record; payload models never have such a field
 SEALED: Final = "$sealed"
 
-_COMPLAINANT = tuple(f"complainant.{f}" for f in ("name", "email", "phone", "address", "postcode"))
+_COMPLAINANT = tuple(
+    f"complainant.{f}"
+    for f in ("name", "email", "phone", "address", "postcode", "other_adjustments")
+)
+_ON_BEHALF_OF = ("on_behalf_of.name", "on_behalf_of.relationship")
 _LOCATION = ("location.address", "location.postcode")
 _MEMBER = ("member.name", "member.email")
 
@@ -40,6 +44,7 @@ PERSONAL_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         *_COMPLAINANT,
         *_LOCATION,
         *_MEMBER,
+        *_ON_BEHALF_OF,
         "attachments.*.filename",
     ),
     "CorrespondenceReceived": (
@@ -49,7 +54,7 @@ PERSONAL_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "text",
         "attachments.*.filename",
     ),
-    "CaseOpened": ("summary", *_COMPLAINANT, *_LOCATION, *_MEMBER),
+    "CaseOpened": ("summary", *_COMPLAINANT, *_LOCATION, *_MEMBER, *_ON_BEHALF_OF),
     "CaseTriaged": _LOCATION,
     "CaseNotAccepted": ("explanation",),
     "CaseRedirected": ("note",),

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Channel, Complainant, FeedbackKind, Role
-from contracts.events import Member, PlaceComplainedAbout
+from contracts.events import Member, OnBehalfOf, PlaceComplainedAbout
 from redress import ratelimit
 from redress.auth import READERS, Identity, require
 from redress.service import runtime_of
@@ -42,6 +42,9 @@ class SubmissionRequest(BaseModel):
     location: PlaceComplainedAbout | None = Field(
         None, description="Where the problem is, if not at the complainant's address"
     )
+    on_behalf_of: OnBehalfOf | None = Field(
+        None, description="Complaining for someone else: who, and that they agreed"
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> SubmissionRequest:
@@ -50,7 +53,15 @@ class SubmissionRequest(BaseModel):
             raise ValueError("complainant needs at least one of email, phone or address")
         if self.summary.strip() == "":
             raise ValueError("summary must not be blank")
+        check_on_behalf_of(self.on_behalf_of)
         return self
+
+
+def check_on_behalf_of(on_behalf_of: OnBehalfOf | None) -> None:
+    """Someone else's complaint is taken only with their agreement (every complaints code lets
+    a representative complain with the person's consent)."""
+    if on_behalf_of is not None and not on_behalf_of.consent_given:
+        raise ValueError("complaining for someone else needs their consent (consent_given)")
 
 
 class SubmissionReceipt(BaseModel):
@@ -133,6 +144,9 @@ class AgentSubmission(BaseModel):
     consent_given: bool | None = Field(
         None, description="For a member enquiry: the resident agreed to the member acting"
     )
+    on_behalf_of: OnBehalfOf | None = Field(
+        None, description="The caller complains for someone else: who, and that they agreed"
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> AgentSubmission:
@@ -150,6 +164,7 @@ class AgentSubmission(BaseModel):
         c = self.complainant
         if not (c.email or c.phone or c.address):
             raise ValueError("complainant needs at least one of email, phone or address")
+        check_on_behalf_of(self.on_behalf_of)
         return self
 
 

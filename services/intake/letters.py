@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts import Channel, Complainant, FeedbackKind, Role
-from contracts.events import PlaceComplainedAbout
+from contracts.events import OnBehalfOf, PlaceComplainedAbout
 from redress.auth import Identity, require
 from redress.clock import LONDON
 from services.intake import settings
-from services.intake.api import SubmissionReceipt, _take
+from services.intake.api import SubmissionReceipt, _take, check_on_behalf_of
 from services.intake.attachments import FileRefused, ReceivedFile, keep
 from services.intake.submitting import request_hash
 
@@ -36,6 +36,7 @@ class LetterSubmission(BaseModel):
     happened_on: date | None = None
     complainant: Complainant
     location: PlaceComplainedAbout | None = None
+    on_behalf_of: OnBehalfOf | None = None
 
     @model_validator(mode="after")
     def _reachable(self) -> LetterSubmission:
@@ -44,6 +45,7 @@ class LetterSubmission(BaseModel):
             raise ValueError("complainant needs at least one of email, phone or address")
         if self.summary.strip() == "":
             raise ValueError("summary must not be blank")
+        check_on_behalf_of(self.on_behalf_of)
         return self
 
 

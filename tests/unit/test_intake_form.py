@@ -7,7 +7,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from contracts.events import OnBehalfOf
 from services.intake.api import SubmissionRequest
 from services.intake.domain.form import FieldError, read_form
 
@@ -41,8 +43,9 @@ def test_a_good_form_is_the_api_request() -> None:
     assert result.request is not None
     body = SubmissionRequest.model_validate(result.request)
     assert body.channel.value == "web" and body.organisation_id == "north-council"
-    assert body.summary.startswith("The boiler has been broken for a month.")
-    assert "When it happened: 2 March 2026" in body.summary
+    assert body.summary == "The boiler has been broken for a month."
+    assert body.happened_on == date(2026, 3, 2)
+    assert body.on_behalf_of is None and body.complainant.other_adjustments is None
     assert body.complainant.adjustments[0].value == "large_print"
     assert body.location is not None and body.location.postcode == "M1 1AE"
     assert body.complainant.email == "ada@example.org"
@@ -62,9 +65,26 @@ def test_someone_else_s_complaint_carries_their_name_and_agreement() -> None:
         TODAY,
     )
     assert result.request is not None
-    summary = result.request["summary"]
-    assert "Made on behalf of: Bob Neighbour (his carer)" in summary
-    assert "has agreed" in summary and "Other adjustments needed: Call after 2pm" in summary
+    body = SubmissionRequest.model_validate(result.request)
+    # fields of their own, not lines folded into what happened
+    assert body.summary == "The boiler has been broken for a month."
+    assert body.on_behalf_of == OnBehalfOf(
+        name="Bob Neighbour", relationship="his carer", consent_given=True
+    )
+    assert body.complainant.other_adjustments == "Call after 2pm"
+
+
+def test_someone_else_s_complaint_needs_their_agreement() -> None:
+    result = read_form({**GOOD, "on_behalf": "yes", "behalf_name": "Bob Neighbour"}, ORGS, TODAY)
+    assert result.request is None
+    assert [e.field for e in result.errors] == ["behalf_consent"]
+    # and the API says the same to a client that skips the form
+    request = {
+        **read_form(GOOD, ORGS, TODAY).request,  # type: ignore[dict-item]
+        "on_behalf_of": {"name": "Bob Neighbour", "consent_given": False},
+    }
+    with pytest.raises(ValidationError, match="needs their consent"):
+        SubmissionRequest.model_validate(request)
 
 
 def test_no_configured_organisation_means_the_default() -> None:

@@ -124,6 +124,8 @@ def _open_case(state: Case, cmd: c.OpenCase) -> Decision:
             member=sub.member,
             person_id=sub.person_id,
             postcode_district=postcode_district(sub.complainant.postcode),
+            on_behalf_of=sub.on_behalf_of,
+            happened_on=sub.happened_on,
         )
     ]
     return opened + [evidence_from_intake(cmd.case_id, a, sub.channel) for a in sub.attachments]

@@ -34,7 +34,6 @@ ADJUSTMENTS: tuple[tuple[str, str], ...] = (
     ("easy_read", "Letters in easy read"),
 )
 
-#: leaves room in the event's 20,000-character summary for the details added to it
 MAX_WHAT_HAPPENED = 10_000
 MAX_OUTCOME = 5_000
 MAX_SHORT = 1_000
@@ -166,13 +165,6 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
     if result.errors:
         return result
 
-    details = [what]
-    if happened is not None:
-        details.append(f"When it happened: {happened.day} {happened:%B %Y}")
-    if behalf:
-        details.append(behalf)
-    if other_needs:
-        details.append(f"Other adjustments needed: {other_needs}")
     complainant: dict[str, Any] = {
         "name": name,
         "email": email or None,
@@ -181,13 +173,14 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
         "postcode": postcode,
         "preferred_contact": ContactMethod(preferred).value,
         "adjustments": [Adjustment(a).value for a in dict.fromkeys(adjustments)],
+        "other_adjustments": other_needs or None,
     }
     result.request = {
         "kind": FeedbackKind(kind).value,
         "channel": "web",
         "organisation_id": organisation,
         "service_area": service_area or None,
-        "summary": "\n\n".join(details),
+        "summary": what,
         "outcome_sought": outcome or None,
         # casework compares it with the procedure's time limit
         "happened_on": happened.isoformat() if happened is not None else None,
@@ -197,6 +190,7 @@ def read_form(values: Mapping[str, Any], organisations: Sequence[str], today: da
             if place or place_postcode
             else None
         ),
+        "on_behalf_of": behalf,
     }
     return result
 
@@ -233,7 +227,7 @@ def _date(result: FormResult, values: Mapping[str, Any], today: date) -> date | 
     return day
 
 
-def _on_behalf(result: FormResult, values: Mapping[str, Any]) -> str | None:
+def _on_behalf(result: FormResult, values: Mapping[str, Any]) -> dict[str, Any] | None:
     ticked = _text(values, "on_behalf") == "yes"
     their_name = _text(values, "behalf_name")
     relationship = _text(values, "behalf_relationship")
@@ -253,8 +247,4 @@ def _on_behalf(result: FormResult, values: Mapping[str, Any]) -> str | None:
         result.error(
             "behalf_consent", "Confirm that the person has agreed to you complaining for them"
         )
-    about = f"{their_name} ({relationship})" if relationship else their_name
-    return (
-        f"Made on behalf of: {about}. The person making it confirms that {their_name} "
-        "has agreed to this."
-    )
+    return {"name": their_name, "relationship": relationship or None, "consent_given": consent}
