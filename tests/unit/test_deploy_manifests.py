@@ -421,3 +421,31 @@ def test_every_redress_command_the_documents_give_exists(document: Path) -> None
     groups = {"dlq", "topics", "contracts"}  # named alone, as in "drain it (`redress dlq`)"
     wrong = [" ".join(c) for c in commands if not (cli_accepts(c) or c in ([g] for g in groups))]
     assert not wrong, f"{document.name} gives commands the CLI does not have: {wrong}"
+
+
+# -- intake's complaints mailbox ---------------------------------------------------------------
+
+
+def test_compose_publishes_the_mailbox_through_the_gateway(compose: dict[str, Any]) -> None:
+    env = compose["services"]["intake"]["environment"]
+    # inside a container loopback is the container's own: the gateway could not reach it
+    assert env["REDRESS_MAILBOX_HOST"] == "0.0.0.0"
+    port = env["REDRESS_MAILBOX_PORT"]
+    assert REQUIRED <= set(env) and set(env) <= READ
+    published = [p for p in compose["services"]["gateway"]["ports"] if p.endswith(f":{port}")]
+    assert len(published) == 1
+    nginx = (COMPOSE.parent / "nginx.conf").read_text()
+    stream = nginx[nginx.index("stream {") :]
+    assert f"server intake:{port};" in stream and f"listen {port};" in stream
+
+
+def test_kubernetes_serves_the_mailbox_on_intake_s_service() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for _, d in manifests()}
+    config = docs[("ConfigMap", "redress-config")]["data"]
+    assert config["REDRESS_MAILBOX_HOST"] == "0.0.0.0"
+    port = int(config["REDRESS_MAILBOX_PORT"])
+    (container,) = docs[("Deployment", "intake")]["spec"]["template"]["spec"]["containers"]
+    smtp = next(p for p in container["ports"] if p["name"] == "smtp")
+    assert smtp["containerPort"] == port
+    service = docs[("Service", "intake")]["spec"]["ports"]
+    assert {"name": "smtp", "port": port, "targetPort": "smtp"} in service
