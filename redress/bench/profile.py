@@ -101,7 +101,15 @@ def _stacks(path: Path) -> list[tuple[list[tuple[str, str]], int]]:
     return out
 
 
-def kind_of(file: str) -> str:
+WAITING = "waiting (epoll, thread locks): not CPU"
+_WAITS = {"select", "poll", "wait", "sleep", "acquire", "_wait_for_tstate_lock"}
+
+
+def kind_of(file: str, function: str = "") -> str:
+    if function.rsplit(".", 1)[-1] in _WAITS and any(
+        mark in file for mark in ("selectors", "threading")
+    ):
+        return WAITING
     for kind, marks in KINDS:
         if any(mark in file for mark in marks):
             return kind
@@ -122,7 +130,7 @@ def summarise(paths: list[Path], top: int = 8) -> str:
         leaves: Counter[str] = Counter()
         for frames, n in stacks:
             function, file = frames[-1]
-            kinds[kind_of(file)] += n
+            kinds[kind_of(file, function)] += n
             leaves[f"{function} ({_short(file)})"] += n
             seen = set()
             for function, file in frames:
@@ -131,7 +139,10 @@ def summarise(paths: list[Path], top: int = 8) -> str:
                     if key not in seen:
                         seen.add(key)
                         ours[key] += n
-        parts.append(f"### {path.stem} ({total} samples)\n")
+        busy = total - kinds[WAITING]
+        parts.append(
+            f"### {path.stem} ({total} samples, {busy / total:.0%} of them running code)\n"
+        )
         parts.append("| where the CPU went (leaf frame) | share |\n|---|---|")
         parts.extend(f"| {k} | {n / total:.0%} |" for k, n in kinds.most_common())
         parts.append("\n| our function (on the stack) | share |\n|---|---|")
