@@ -62,6 +62,18 @@ SERVICE_AREAS = {
 CHANNELS = (["web", "email", "phone", "letter", "face_to_face"], [55, 20, 15, 7, 3])
 KINDS = (["complaint", "compliment", "comment"], [85, 10, 5])
 POSTCODES = ["M1 1AE", "M15 5AT", "EH1 1YZ", "SW1A 1AA", "LS1 4DY", "G2 1DY"]
+#: what residents write about, filled in so that no two submissions read the same (intake links
+#: the same person sending the same text twice to the first case)
+SUMMARIES = [
+    "The repair to the {thing} at flat {n} was booked {k} times and nobody came.",
+    "Damp and black mould in the {thing} of number {n} for {k} months; nobody has inspected it.",
+    "Bins on {street} were missed {k} weeks running and the side path at {n} is blocked.",
+    "I was charged twice for council tax on {n} {street} in month {k} and nobody answers.",
+    "Noise from the flat above number {n} every night for {k} weeks; my reports were ignored.",
+    "The care visit to my mother at {n} {street} was cancelled {k} times without a call.",
+]
+THINGS = ["boiler", "kitchen", "bathroom", "roof", "front door", "heating", "windows"]
+STREETS = ["Mill Lane", "Station Road", "Church Street", "High Street", "Park Avenue"]
 
 
 @dataclass
@@ -91,6 +103,8 @@ class PhaseResult:
     rejected: int = 0
     #: fixed rate only: due while all connections were busy, so never sent
     not_sent: int = 0
+    #: linked by intake to an earlier submission (none are expected: every text differs)
+    duplicates: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     submit_seconds: float = 0.0
     completed: int = 0
@@ -147,6 +161,7 @@ class LoadGenerator:
             ),
         )
         self._turn = itertools.count()
+        self._residents = itertools.count(seed * 1_000_000 + 1)
 
     def _url(self, service: str) -> str:
         """Requests take turns between a service's replicas."""
@@ -175,21 +190,25 @@ class LoadGenerator:
         org = rnd.choice(list(ORGANISATIONS))
         channel = rnd.choices(*CHANNELS)[0]
         kind = rnd.choices(*KINDS)[0]
+        n = next(self._residents)
         complainant: dict[str, Any] = {
             "name": rnd.choice(["Ada Resident", "Alan Tenant", "Mary Neighbour", "Grace Carer"]),
-            "email": f"resident{rnd.randrange(100000)}@example.org",
+            "email": f"resident{n}@example.org",
             "postcode": rnd.choice(POSTCODES),
         }
         if channel in ("letter", "face_to_face"):
-            complainant["address"] = "10 Mill Lane, Manchester"
+            complainant["address"] = f"{n} {rnd.choice(STREETS)}, Manchester"
         if channel == "phone":
-            complainant["phone"] = "07700 900123"
+            complainant["phone"] = f"07700 {n % 1_000_000:06d}"
+        summary = rnd.choice(SUMMARIES).format(
+            thing=rnd.choice(THINGS), n=n, k=rnd.randrange(2, 9), street=rnd.choice(STREETS)
+        )
         return {
             "kind": kind,
             "channel": channel,
             "organisation_id": org,
             "service_area": rnd.choice(SERVICE_AREAS[org]),
-            "summary": "The repair was booked three times and nobody came; the damp is worse.",
+            "summary": summary,
             "outcome_sought": "Fix it and explain what went wrong",
             "complainant": complainant,
         }
@@ -211,7 +230,12 @@ class LoadGenerator:
             phase.rejected += 1
             phase.refusals[f"{r.status_code}: {r.text[:200]}"] += 1
             return
-        sid = uuid.UUID(r.json()["submission_id"])
+        receipt = r.json()
+        if receipt.get("status") == "duplicate":
+            # intake linked it to an earlier submission: no new case to follow
+            phase.duplicates += 1
+            return
+        sid = uuid.UUID(receipt["submission_id"])
         sub = Submission(sid, case_id_for(sid), body["kind"], sent, time.time())
         phase.submissions.append(sub)
         if handled:

@@ -8,13 +8,13 @@ import asyncio
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
 
-from contracts import FeedbackSubmitted, new_envelope
+from contracts import DeadlineSet, new_envelope
 from redress import eventstore
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
 
@@ -22,18 +22,22 @@ OURS_SCHEMA = "bench_ours"
 PEER_SCHEMA = "bench_peer"
 
 
-def _payload() -> FeedbackSubmitted:
-    return FeedbackSubmitted.model_validate(
+def _payload() -> DeadlineSet:
+    """An event with no personal fields: ours would otherwise also seal them with the person's
+    key (`redress.vault`), work the library does not do, and the comparison is of the stores."""
+    return DeadlineSet.model_validate(
         {
-            "submission_id": uuid.uuid4(),
-            "kind": "complaint",
-            "channel": "web",
+            "deadline_id": uuid.uuid4(),
+            "case_id": uuid.uuid4(),
+            "kind": "response",
+            "stage": 1,
+            "procedure": "housing_ombudsman",
+            "counts_from": date(2026, 11, 27),
+            "working_days": 10,
+            "due_on": date(2026, 12, 11),
+            "clause": "5.1",
+            "explanation": "10 working days from the day the complaint was acknowledged",
             "organisation_id": "bench-homes",
-            "service_area": "housing repairs",
-            "received_at": datetime.now(UTC),
-            "summary": "My boiler repair was booked three times and nobody came.",
-            "complainant": {"name": "Ada Resident", "email": "ada@example.org"},
-            "triage_hints": [],
         }
     )
 
@@ -59,7 +63,7 @@ async def ours(dsn: str, seconds: float, writers: int = 16) -> float:
                     now = datetime.now(UTC)
                     env = new_envelope(
                         payload,
-                        stream_id=f"submission-{payload.submission_id}",
+                        stream_id=f"deadlines-{payload.case_id}",
                         stream_version=1,
                         occurred_at=now,
                         recorded_at=now,
@@ -83,12 +87,16 @@ def eventsourcing_library(dsn: str, seconds: float, writers: int = 16) -> float:
     from eventsourcing.application import Application
     from eventsourcing.domain import Aggregate, event
 
-    class Submission(Aggregate):
-        @event("Submitted")
-        def __init__(self, summary: str, organisation_id: str, email: str) -> None:
-            self.summary = summary
-            self.organisation_id = organisation_id
-            self.email = email
+    class Deadline(Aggregate):
+        @event("Set")
+        def __init__(
+            self, case_id: str, kind: str, due_on: str, clause: str, explanation: str
+        ) -> None:
+            self.case_id = case_id
+            self.kind = kind
+            self.due_on = due_on
+            self.clause = clause
+            self.explanation = explanation
 
     url = urlparse(dsn)
     env: dict[str, Any] = {
@@ -114,10 +122,12 @@ def eventsourcing_library(dsn: str, seconds: float, writers: int = 16) -> float:
             nonlocal count
             while time.perf_counter() < stop_at:
                 app.save(
-                    Submission(
-                        summary="My boiler repair was booked three times and nobody came.",
-                        organisation_id="bench-homes",
-                        email="ada@example.org",
+                    Deadline(
+                        case_id=str(uuid.uuid4()),
+                        kind="response",
+                        due_on="2026-12-11",
+                        clause="5.1",
+                        explanation="10 working days from the day the complaint was acknowledged",
                     )
                 )
                 with lock:

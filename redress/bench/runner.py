@@ -270,7 +270,8 @@ def figures(run: Run) -> list[Figure]:
                 "complaints/s",
                 ratio(phase.accepted_per_s, tx16),
                 "PG tx/s (16)",
-                note=f"{len(phase.submissions)} submitted, {phase.rejected} refused"
+                note=f"{len(phase.submissions)} submitted, {phase.rejected} refused, "
+                f"{phase.duplicates} linked as duplicates"
                 + (
                     f", {phase.not_sent} not sent: intake fell behind the offered rate"
                     if phase.not_sent
