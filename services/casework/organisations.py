@@ -62,6 +62,10 @@ async def configure(
         )
     now = runtime.clock()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        # A row lock cannot hold back two first-time configurations of the same organisation
+        # (there is no row yet), so take a lock on the stream's name: the second waits, then
+        # finds the first's configuration instead of failing on the event store's version check.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", stream(organisation_id))
         current = await conn.fetchrow(
             "SELECT * FROM organisations WHERE organisation_id = $1 FOR UPDATE", organisation_id
         )

@@ -3,6 +3,7 @@ its deadlines count on, and the ward its location falls in."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -86,3 +87,19 @@ async def test_an_organisation_shapes_its_cases(system: System) -> None:
         assert case["case_id"] in [c["case_id"] for c in found["cases"]]
         listed = await officer.get(f"/v1/organisations/{org}")
         assert listed["ward_postcodes"] == 3 and listed["nation"] == "SCT"
+
+
+async def test_the_same_new_organisation_configured_at_once_is_configured_once(
+    system: System,
+) -> None:
+    """Several admins' tools (or retries) configuring a new organisation at the same moment all
+    succeed: one makes the change, the others find it made."""
+    body = {"name": "Concurrent Council", "nation": "ENG", "default_procedure": "lgsco"}
+    url = system.url("casework", "/v1/organisations/concurrent-council")
+    async with httpx.AsyncClient(timeout=30) as client:
+        replies = await asyncio.gather(
+            *(client.put(url, json=body, headers=system.auth(Role.ADMIN)) for _ in range(8))
+        )
+    assert [r.status_code for r in replies] == [200] * 8, [r.text for r in replies]
+    assert sum(r.json()["changed"] for r in replies) == 1
+    assert {r.json()["version"] for r in replies} == {1}
