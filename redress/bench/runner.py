@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import psutil
 
 from redress.bench import limits, load, peer, replay
@@ -77,6 +78,8 @@ class Run:
     fixed: load.PhaseResult
     flat: load.PhaseResult
     cpu: dict[str, float]
+    #: PostgreSQL commits during the two e2e phases (every service, the relays, the limiter)
+    commits: int
     load_seconds: float
     peak_rss_mb: dict[str, float]
     ours_per_s: float
@@ -125,6 +128,20 @@ async def _drive_flat(stack: BenchStack, sizes: Sizes) -> load.PhaseResult:
         await gen.close()
 
 
+async def _commits(dsn: str) -> int:
+    """Transactions PostgreSQL has committed in this database so far."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 def measure(
     sizes: Sizes, *, replicas: bool = True, profile: Path | None = None, say: Say = print
 ) -> Run:
@@ -158,6 +175,7 @@ def measure(
                 f"then {sizes.flat_count} flat out ..."
             )
             monitor.reset_peaks()
+            commits_before = asyncio.run(_commits(stack.dsn))
             cpu_before = monitor.cpu_seconds()
             load_started = time.monotonic()
             profiler = None if profile is None else Profiler(profile, sizes.flat_submit_seconds)
@@ -171,6 +189,7 @@ def measure(
                 say(f"profile: {profiler.finish()}")
             load_seconds = time.monotonic() - load_started
             cpu = cpu_between(cpu_before, monitor.cpu_seconds())
+            commits = asyncio.run(_commits(stack.dsn)) - commits_before
             monitor.sample()
             peak = dict(monitor.peak_rss)
             say("event stores: ours, then the eventsourcing library's ...")
@@ -218,6 +237,7 @@ def measure(
         fixed=fixed,
         flat=flat,
         cpu=cpu,
+        commits=commits,
         load_seconds=load_seconds,
         peak_rss_mb=peak,
         ours_per_s=ours,
@@ -384,6 +404,16 @@ def figures(run: Run) -> list[Figure]:
         )
     )
     done = run.fixed.completed + run.flat.completed
+    per_complaint = run.commits / done if done else None
+    out.append(
+        Figure(
+            "resources",
+            "PostgreSQL transactions per complaint",
+            per_complaint,
+            "tx",
+            note=f"{run.commits:,} commits during the e2e load, reads and staff work included",
+        )
+    )
     for name in (*SERVICES, "postgres", "broker", "load generator (this process)"):
         cpu = run.cpu.get(name)
         per_k = None if cpu is None or not done else cpu / done * 1000
