@@ -309,13 +309,16 @@ class LoadGenerator:
         officers = [asyncio.create_task(self._officer(work, phase)) for _ in range(self.officers)]
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one() -> None:
-            async with gate:
-                try:
-                    await self._submit(phase, work)
-                except httpx.HTTPError as exc:
-                    phase.rejected += 1
-                    phase.refusals[repr(exc)[:200]] += 1
+        async def one(held: bool) -> None:
+            if not held:
+                await gate.acquire()
+            try:
+                await self._submit(phase, work)
+            except httpx.HTTPError as exc:
+                phase.rejected += 1
+                phase.refusals[repr(exc)[:200]] += 1
+            finally:
+                gate.release()
 
         started = time.time()
         tasks = []
@@ -332,10 +335,11 @@ class LoadGenerator:
                     # queueing here would only hide that, so this one is not sent
                     phase.not_sent += 1
                     continue
+                tasks.append(asyncio.create_task(one(held=False)))
             else:
-                await gate.acquire()  # keep at most `concurrency` in flight
-                gate.release()
-            tasks.append(asyncio.create_task(one()))
+                # keep at most `concurrency` in flight: the slot is taken here and handed over
+                await gate.acquire()
+                tasks.append(asyncio.create_task(one(held=True)))
         await asyncio.gather(*tasks)
         phase.submit_seconds = time.time() - started
         until = time.monotonic() + drain_timeout
