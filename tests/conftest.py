@@ -3,7 +3,9 @@ Kafka-protocol broker on loopback ports chosen for this run, in a throwaway data
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +39,24 @@ def make_data_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_master_key() -> Iterator[None]:
+    """Every process of a deployment shares one master key (the vault's keys are wrapped by it
+    and live in the one database), so the session has one too: in-process apps with data dirs of
+    their own and the supervised services would otherwise each make a key file, and a consumer
+    meeting a person key wrapped by another master key stops and retries rather than lose it,
+    wedging every test after it."""
+    saved = os.environ.get("REDRESS_MASTER_KEY")
+    os.environ["REDRESS_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("REDRESS_MASTER_KEY", None)
+        else:
+            os.environ["REDRESS_MASTER_KEY"] = saved
 
 
 @pytest.fixture(scope="session")
