@@ -136,6 +136,8 @@ class Service:
             applied = await apply_migrations(pool, self.name, self.migration_sources())
             if applied:
                 log.info("migrations applied", applied=applied)
+            async with pool.acquire() as conn:
+                await vault.current().check_master_key(conn)
 
             async def make_topics() -> object:
                 return await ensure_topics(

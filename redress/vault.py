@@ -63,6 +63,8 @@ from redress.db import Connection
 MASTER_KEY_FILE = "master.key"
 _NONCE = 12
 _FORMAT = "aesgcm-v1"
+_MASTER_CHECK_ID = uuid.UUID(int=0)
+_MASTER_CHECK = b"redress master key check v1"
 
 Reader = Connection | asyncpg.Pool
 
@@ -293,6 +295,24 @@ class Vault:
             raise MasterKeyMismatch(
                 f"key {key_id} does not unwrap: REDRESS_MASTER_KEY is not the one it was made with"
             ) from exc
+
+    async def check_master_key(self, conn: Connection) -> None:
+        """Refuse to run with another master key than the deployment's first process had: keys
+        this process made would not open anywhere else. Raises MasterKeyMismatch."""
+        await conn.execute(
+            "INSERT INTO vault.master_check (id, wrapped) VALUES (1, $1) ON CONFLICT DO NOTHING",
+            self._wrap(_MASTER_CHECK_ID, _MASTER_CHECK),
+        )
+        wrapped = await conn.fetchval("SELECT wrapped FROM vault.master_check WHERE id = 1")
+        try:
+            ok = self._unwrap(_MASTER_CHECK_ID, wrapped) == _MASTER_CHECK
+        except MasterKeyMismatch:
+            ok = False
+        if not ok:
+            raise MasterKeyMismatch(
+                "REDRESS_MASTER_KEY is not the key this database's vault was made with: every "
+                "process of a deployment must share one master key"
+            )
 
     def contact_digest(self, kind: str, value: str) -> bytes:
         return hmac.new(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()

@@ -218,3 +218,15 @@ async def test_the_consumer_opens_sealed_events_and_refuses_tampered_ones(
     message = RawMessage(TEST_TOPIC, 0, 4, b"k", encode_envelope(erased))
     assert await consumer.process(message) == "applied"
     assert seen.payloads[-1].complainant.name == ERASED
+
+
+async def test_a_process_with_another_master_key_is_refused_at_start(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    """The deployment's first process leaves a check value; the same key passes it again, a
+    replica configured with another key is stopped before it makes keys nobody else can open."""
+    await the_vault.check_master_key(conn)
+    await vault.Vault(vault.master_key(None)).check_master_key(conn)  # the same key, anew
+    with pytest.raises(vault.MasterKeyMismatch, match="share one master key"):
+        await vault.Vault(secrets.token_bytes(32)).check_master_key(conn)
+    assert await conn.fetchval("SELECT count(*) FROM vault.master_check") == 1
