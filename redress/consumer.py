@@ -301,11 +301,13 @@ class IdempotentConsumer:
                 results.append(await self.process(message))  # ignored
                 continue
             self._count(message, item[1].event_type, outcome)
+            case_id = getattr(item[2], "case_id", None)
             log.info(
                 "event handled",
                 result=outcome,
                 event_id=str(item[1].event_id),
                 event_type=item[1].event_type,
+                case_id=None if case_id is None else str(case_id),
                 correlation_id=str(item[1].correlation_id),
             )
             results.append(outcome)
