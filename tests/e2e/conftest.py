@@ -96,4 +96,30 @@ def system(stack: Stack) -> Iterator[System]:
         os.environ.update(saved)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """When a test on the shared system fails, show what the services logged as errors and
+    warnings meanwhile: a 500 seen by the test is explained in a service's log, which is
+    deleted with the session's data dir."""
+    outcome = yield
+    report = outcome.get_result()
+    system = getattr(item, "funcargs", {}).get("system")
+    if report.when != "call" or not report.failed or not isinstance(system, System):
+        return
+    lines: list[str] = []
+    for log in sorted((system.data_dir / "logs").glob("*.log")):
+        try:
+            text = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        bad = [
+            line
+            for line in text
+            if '"level": "error"' in line or "Traceback" in line or "Error:" in line
+        ]
+        lines += [f"{log.name}: {line[:2000]}" for line in bad[-15:]]
+    if lines:
+        report.sections.append(("services' errors (last 15 per log)", "\n".join(lines)))
+
+
 from tests.browser import browser, page  # noqa: E402,F401  (fixtures for the browser tests)
