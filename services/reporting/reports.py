@@ -63,6 +63,8 @@ async def volumes(pool: asyncpg.Pool, f: Filters, by: str) -> list[dict[str, Any
             GROUP BY 1 ORDER BY 1""",
         *params,
     )
+    # a later stage's deadline can reach reporting before the escalation that starts it (they
+    # come on different topics): until then its row has no start date and no period to count in
     where2, params2 = f.where("c", "s.started_on")
     escalated = await pool.fetch(
         f"""SELECT to_char(date_trunc('{unit}', s.started_on),
@@ -70,7 +72,7 @@ async def volumes(pool: asyncpg.Pool, f: Filters, by: str) -> list[dict[str, Any
                    count(*) FILTER (WHERE s.stage = 2) AS stage_2,
                    count(*) FILTER (WHERE s.stage = 3) AS stage_3
             FROM stage_facts s JOIN case_facts c USING (case_id)
-            WHERE s.stage > 1 AND {where2} GROUP BY 1""",
+            WHERE s.stage > 1 AND s.started_on IS NOT NULL AND {where2} GROUP BY 1""",
         *params2,
     )
     by_period: dict[str, dict[str, Any]] = {

@@ -533,3 +533,42 @@ async def test_ombudsman_and_postcode_districts(
         assert districts == dict(
             Counter(g.postcode.split()[0] for g in chosen if g.kind == "complaint")
         )
+
+
+async def test_a_later_stage_heard_of_before_its_escalation_is_not_counted_yet(
+    stack: Stack,
+) -> None:
+    """Deadlines' events for stage 2 can reach reporting before casework's escalation (other
+    topic): the stage's row then has no start date. Volumes leave it out until it has one,
+    rather than failing on a period that is not there (this once answered 500)."""
+    assert service.migrations is not None
+    schema, pool = await schema_pool(stack, [("reporting", service.migrations)])
+    try:
+        case_id = uuid.uuid4()
+        await pool.execute(
+            """INSERT INTO case_facts (case_id, kind, organisation_id, received_on)
+               VALUES ($1, 'complaint', 'early-council', '2026-05-04')""",
+            case_id,
+        )
+        await pool.execute(
+            """INSERT INTO stage_facts (case_id, stage, response_due, response_state)
+               VALUES ($1, 2, '2026-07-01', 'pending')""",
+            case_id,
+        )
+        f = reports.Filters(organisation_id="early-council")
+        for by in ("month", "year"):
+            rows = await reports.volumes(pool, f, by)
+            assert [(r["period"], r["complaints"], r["stage_2"]) for r in rows] == [
+                ("2026-05" if by == "month" else "2026", 1, 0)
+            ]
+        await pool.execute(
+            "UPDATE stage_facts SET started_on = '2026-06-10' WHERE case_id = $1", case_id
+        )
+        rows = await reports.volumes(pool, f, "month")
+        assert [(r["period"], r["complaints"], r["stage_2"]) for r in rows] == [
+            ("2026-05", 1, 0),
+            ("2026-06", 0, 1),
+        ]
+    finally:
+        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await pool.close()
