@@ -16,7 +16,7 @@ import asyncpg
 
 from contracts import Envelope, EventPayload, encode_envelope, event_spec, new_envelope
 from redress import vault
-from redress.db import Connection
+from redress.db import Connection, notify_after_commit
 from redress.metrics import EVENTS_APPENDED
 
 OUTBOX_CHANNEL = "redress_outbox"
@@ -130,7 +130,7 @@ async def append(
         if exc.constraint_name in ("events_event_id_key", "outbox_event_id_key"):
             raise DuplicateEvent(str(exc)) from exc
         raise
-    await conn.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, stream_id)
+    await notify_after_commit(conn, OUTBOX_CHANNEL, stream_id)
     for e in envelopes:
         EVENTS_APPENDED.labels(service, e.event_type).inc()
 

@@ -7,6 +7,7 @@ import pytest
 
 from contracts import Envelope, decode_envelope, new_envelope
 from redress import eventstore
+from tests.conftest import Stack
 from tests.integration.conftest import TEST_TOPIC, ThingHappened
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -101,3 +102,32 @@ async def test_rollback_leaves_neither_event_nor_outbox_row(pool: asyncpg.Pool) 
                 raise Boom
     assert await pool.fetchval("SELECT count(*) FROM events") == 0
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_the_relay_is_woken_once_the_append_commits_and_not_for_a_rollback(
+    pool: asyncpg.Pool, stack: Stack
+) -> None:
+    """The wake-up is sent after commit (so writers do not queue on PostgreSQL's notify lock),
+    once per transaction, and never for a transaction that rolled back."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(stack.dsn)
+    await listener.add_listener(eventstore.OUTBOX_CHANNEL, lambda *a: heard.put_nowait(a[3]))
+    try:
+        async with pool.acquire() as conn:
+            with pytest.raises(RuntimeError, match="changed my mind"):
+                async with conn.transaction():
+                    await eventstore.append(
+                        conn, "t", events("rolled-back", 0, 1), expected_version=0
+                    )
+                    raise RuntimeError("changed my mind")
+            async with conn.transaction():
+                await eventstore.append(conn, "t", events("kept-a", 0, 2), expected_version=0)
+                async with conn.transaction():  # a savepoint inside: still one wake-up
+                    await eventstore.append(conn, "t", events("kept-b", 0, 1), expected_version=0)
+        assert await asyncio.wait_for(heard.get(), 30) == "kept-b"
+        async with pool.acquire() as conn, conn.transaction():
+            await eventstore.append(conn, "t", events("kept-c", 0, 1), expected_version=0)
+        assert await asyncio.wait_for(heard.get(), 30) == "kept-c"
+        assert heard.empty()
+    finally:
+        await listener.close()
