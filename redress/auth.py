@@ -22,6 +22,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contracts import Role
+from redress.keyfile import read_or_create
 
 ISSUER = "redress"
 KEY_FILE = "token.key"
@@ -46,22 +47,7 @@ def token_key(data_dir: Path | None = None) -> str:
         from redress.settings import RuntimeSettings
 
         data_dir = RuntimeSettings().data_dir
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # written whole under another name, then linked into place: two processes racing to
-        # create it both end up reading the one that won
-        tmp = data_dir / f".{KEY_FILE}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    return read_or_create(data_dir / KEY_FILE, lambda: secrets.token_urlsafe(48)).strip()
 
 
 def previous_token_keys() -> tuple[str, ...]:

@@ -59,6 +59,7 @@ from contracts.personal import (
     sealed_record,
 )
 from redress.db import Connection
+from redress.keyfile import read_or_create
 
 MASTER_KEY_FILE = "master.key"
 _NONCE = 12
@@ -210,22 +211,11 @@ def master_key(data_dir: Path | None = None) -> bytes:
         from redress.settings import RuntimeSettings
 
         data_dir = RuntimeSettings().data_dir
-    path = data_dir / MASTER_KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # written whole under another name, then linked into place: of two processes racing
-        # to create it, both read the one that won
-        tmp = data_dir / f".{MASTER_KEY_FILE}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return parse_master_key(path.read_text())
+    text = read_or_create(
+        data_dir / MASTER_KEY_FILE,
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    )
+    return parse_master_key(text)
 
 
 # -- the key store ----------------------------------------------------------------------------
