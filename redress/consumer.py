@@ -193,16 +193,7 @@ class IdempotentConsumer:
         except ContractError as exc:
             return await self._dead_letter(message, envelope.event_type, f"invalid: {exc}")
 
-        case_id = getattr(payload, "case_id", None)
-        bound = log.bind(
-            event_id=str(envelope.event_id),
-            event_type=envelope.event_type,
-            case_id=None if case_id is None else str(case_id),
-            correlation_id=str(envelope.correlation_id),
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        )
+        bound = _bound_log(message, envelope, payload)
         for attempt in range(1, self.attempts + 1):
             started = time.perf_counter()
             try:
@@ -278,16 +269,7 @@ class IdempotentConsumer:
                         outcomes.append("duplicate")
                         continue
                     fresh.discard(envelope.event_id)  # the same id again later is a duplicate
-                    case_id = getattr(payload, "case_id", None)
-                    bound = log.bind(
-                        event_id=str(envelope.event_id),
-                        event_type=envelope.event_type,
-                        case_id=None if case_id is None else str(case_id),
-                        correlation_id=str(envelope.correlation_id),
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                    )
+                    bound = _bound_log(message, envelope, payload)
                     await handler(EventContext(conn, envelope, payload, self.service, now, bound))
                     outcomes.append("applied")
         except Exception as exc:
@@ -346,3 +328,20 @@ class IdempotentConsumer:
 
     def _count(self, message: RawMessage, event_type: str, result: str) -> None:
         EVENTS_CONSUMED.labels(self.service, message.topic, event_type, result).inc()
+
+
+def _bound_log(
+    message: RawMessage, envelope: Envelope, payload: EventPayload
+) -> structlog.stdlib.BoundLogger:
+    """Every line logged while an event is applied names it, its case and where it came from
+    (ids only: personal fields never reach the log)."""
+    case_id = getattr(payload, "case_id", None)
+    return log.bind(
+        event_id=str(envelope.event_id),
+        event_type=envelope.event_type,
+        case_id=None if case_id is None else str(case_id),
+        correlation_id=str(envelope.correlation_id),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )

@@ -48,13 +48,20 @@ class SubmissionRequest(BaseModel):
 
     @model_validator(mode="after")
     def _reachable(self) -> SubmissionRequest:
-        c = self.complainant
-        if not (c.email or c.phone or c.address):
-            raise ValueError("complainant needs at least one of email, phone or address")
-        if self.summary.strip() == "":
-            raise ValueError("summary must not be blank")
-        check_on_behalf_of(self.on_behalf_of)
+        check_reachable(self.complainant, self.summary, self.on_behalf_of)
         return self
+
+
+def check_reachable(
+    complainant: Complainant, summary: str, on_behalf_of: OnBehalfOf | None
+) -> None:
+    """What every channel needs before a case can be opened: a way to answer the person, some
+    words about what happened, and consent when it is said for someone else."""
+    if not (complainant.email or complainant.phone or complainant.address):
+        raise ValueError("complainant needs at least one of email, phone or address")
+    if summary.strip() == "":
+        raise ValueError("summary must not be blank")
+    check_on_behalf_of(on_behalf_of)
 
 
 def check_on_behalf_of(on_behalf_of: OnBehalfOf | None) -> None:

@@ -15,7 +15,7 @@ from contracts.events import OnBehalfOf, PlaceComplainedAbout
 from redress.auth import Identity, require
 from redress.clock import LONDON
 from services.intake import settings
-from services.intake.api import SubmissionReceipt, _take, check_on_behalf_of
+from services.intake.api import SubmissionReceipt, _take, check_reachable
 from services.intake.attachments import FileRefused, ReceivedFile, keep
 from services.intake.submitting import request_hash
 
@@ -40,12 +40,7 @@ class LetterSubmission(BaseModel):
 
     @model_validator(mode="after")
     def _reachable(self) -> LetterSubmission:
-        c = self.complainant
-        if not (c.email or c.phone or c.address):
-            raise ValueError("complainant needs at least one of email, phone or address")
-        if self.summary.strip() == "":
-            raise ValueError("summary must not be blank")
-        check_on_behalf_of(self.on_behalf_of)
+        check_reachable(self.complainant, self.summary, self.on_behalf_of)
         return self
 
 
