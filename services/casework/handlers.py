@@ -3,6 +3,7 @@ on it; a letter notifications sent, or failed to send, is listed on it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from contracts import (
@@ -14,6 +15,7 @@ from contracts import (
     DeadlineMissed,
     DeadlinePaused,
     DeadlineSet,
+    EventPayload,
     ExtensionNotAllowed,
     FeedbackSubmitted,
     NotificationFailed,
@@ -62,14 +64,8 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
     if isinstance(decision, Rejection):
         ctx.log.info("open case rejected", reason=decision.reason)
         return
-    envelopes = [
-        ctx.caused_event(payload, stream_id=stream, stream_version=state.version + i)
-        for i, payload in enumerate(decision, start=1)
-    ]
-    await ctx.append(envelopes, expected_version=state.version)
-    new_state = state
+    new_state = await _append(ctx, stream, state, decision)
     for payload in decision:
-        new_state = domain.evolve(new_state, payload)
         if isinstance(payload, CaseOpened):
             await store.insert_case(ctx.conn, payload, opened_at=ctx.now, version=1)
     await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
@@ -93,14 +89,7 @@ async def on_correspondence_received(ctx: EventContext) -> None:
         raise LookupError(f"correspondence for {mail.reference}: {decision.reason}")
     if not decision:
         return
-    envelopes = [
-        ctx.caused_event(payload, stream_id=stream, stream_version=state.version + i)
-        for i, payload in enumerate(decision, start=1)
-    ]
-    await ctx.append(envelopes, expected_version=state.version)
-    new_state = state
-    for payload in decision:
-        new_state = domain.evolve(new_state, payload)
+    new_state = await _append(ctx, stream, state, decision)
     await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
     ctx.log.info("correspondence logged", reference=mail.reference)
 
@@ -157,3 +146,17 @@ async def on_notification(ctx: EventContext) -> None:
         channel=letter.channel,
         outcome="failed" if isinstance(letter, NotificationFailed) else "sent",
     )
+
+
+async def _append(
+    ctx: EventContext, stream: str, state: domain.Case, decision: Sequence[EventPayload]
+) -> domain.Case:
+    """Append what casework decided, caused by the event being handled; the case as it now is."""
+    envelopes = [
+        ctx.caused_event(payload, stream_id=stream, stream_version=state.version + i)
+        for i, payload in enumerate(decision, start=1)
+    ]
+    await ctx.append(envelopes, expected_version=state.version)
+    for payload in decision:
+        state = domain.evolve(state, payload)
+    return state
