@@ -26,6 +26,7 @@ import httpx
 
 from contracts import Role
 from redress.auth import mint
+from redress.bench.wire import WireClient, WireError
 from redress.demo import intake_knows
 
 ORGANISATIONS: dict[str, dict[str, Any]] = {
@@ -154,12 +155,12 @@ class LoadGenerator:
             "Authorization": f"Bearer {mint(key, user='bench-manager', role=Role.MANAGER)}"
         }
         self.admin = {"Authorization": f"Bearer {mint(key, user='bench-admin', role=Role.ADMIN)}"}
-        self.client = httpx.AsyncClient(
-            timeout=60,
-            limits=httpx.Limits(
-                max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
-            ),
-        )
+        self.client = httpx.AsyncClient(timeout=60)
+        # the load itself (submissions, staff work) goes over the lean client, one pool per
+        # replica (see `redress.bench.wire`); httpx only sets up the organisations
+        self.wire = {
+            base: WireClient(base, size=concurrency) for bases in urls.values() for base in bases
+        }
         self._turn = itertools.count()
         self._residents = itertools.count(seed * 1_000_000 + 1)
 
@@ -170,6 +171,8 @@ class LoadGenerator:
 
     async def close(self) -> None:
         await self.client.aclose()
+        for wire in self.wire.values():
+            await wire.close()
 
     async def configure_organisations(self) -> None:
         for org, body in ORGANISATIONS.items():
@@ -221,14 +224,12 @@ class LoadGenerator:
         resident = (
             f"10.{self.rnd.randrange(256)}.{self.rnd.randrange(256)}.{self.rnd.randrange(1, 255)}"
         )
-        r = await self.client.post(
-            f"{self._url('intake')}/v1/submissions",
-            json=body,
-            headers={"X-Forwarded-For": resident},
+        r = await self.wire[self._url("intake")].post_json(
+            "/v1/submissions", body, headers={"X-Forwarded-For": resident}
         )
-        if r.status_code != 202:
+        if r.status != 202:
             phase.rejected += 1
-            phase.refusals[f"{r.status_code}: {r.text[:200]}"] += 1
+            phase.refusals[f"{r.status}: {r.text[:200]}"] += 1
             return
         receipt = r.json()
         if receipt.get("status") == "duplicate":
@@ -255,16 +256,18 @@ class LoadGenerator:
             if pause > 0:
                 await asyncio.sleep(pause)
             try:
-                r = await self.client.get(
-                    f"{self._url('casework')}/v1/cases/{item.case_id}", headers=self.officer
+                r = await self.wire[self._url("casework")].get(
+                    f"/v1/cases/{item.case_id}", headers=self.officer
                 )
-                if r.status_code == 404:
+                if r.status == 404:
                     item.not_before = time.monotonic() + 1.0
                     work.put_nowait(item)
                     continue
-                r.raise_for_status()
+                if r.status != 200:
+                    phase.staff_failures[f"read case: {r.status}"] += 1
+                    continue
                 await self._run_commands(item.case_id, r.json(), item.steps, phase)
-            except httpx.HTTPError as exc:
+            except WireError as exc:
                 phase.staff_failures[type(exc).__name__] += 1
             finally:
                 work.task_done()
@@ -277,17 +280,15 @@ class LoadGenerator:
                 body = body(case)
             headers = self.manager if action in ("quality-check", "assign") else self.officer
             for _attempt in range(5):
-                r = await self.client.post(
-                    f"{self._url('casework')}/v1/cases/{case_id}/{action}",
-                    json=body,
-                    headers=headers,
+                r = await self.wire[self._url("casework")].request(
+                    "POST", f"/v1/cases/{case_id}/{action}", body, headers
                 )
-                if r.status_code != 409:
+                if r.status != 409:
                     break
                 await asyncio.sleep(0.2)
-            if r.status_code != 200:
-                reason = r.json().get("detail", "") if r.status_code < 500 else ""
-                phase.staff_failures[f"{action}: {r.status_code} {str(reason)[:70]}"] += 1
+            if r.status != 200:
+                reason = r.json().get("detail", "") if r.status < 500 else ""
+                phase.staff_failures[f"{action}: {r.status} {str(reason)[:70]}"] += 1
                 return
             phase.staff_commands[action] += 1
 
@@ -314,7 +315,7 @@ class LoadGenerator:
                 await gate.acquire()
             try:
                 await self._submit(phase, work)
-            except httpx.HTTPError as exc:
+            except WireError as exc:
                 phase.rejected += 1
                 phase.refusals[repr(exc)[:200]] += 1
             finally:
