@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 
@@ -31,12 +32,26 @@ class Channel(Protocol):
     async def send(self, message: Outgoing) -> None: ...
 
 
+@runtime_checkable
+class Closable(Protocol):
+    """A channel holding a connection between messages, closed when there is nothing to send."""
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class EmailChannel:
+    """One SMTP connection, kept open while there is mail to send: a connection per message
+    (connect, EHLO, maybe STARTTLS, QUIT) cost more round trips than the message itself. The
+    delivery worker closes it when a poll finds nothing to send, so it is never left idle
+    for a mail server to time out; one the server dropped anyway is replaced once."""
+
     host: str
     port: int
     sender: str
     timeout: float = 15.0
+    _client: aiosmtplib.SMTP | None = field(default=None, init=False, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def send(self, message: Outgoing) -> None:
         mail = EmailMessage()
@@ -51,10 +66,41 @@ class EmailChannel:
             mail.add_attachment(
                 message.pdf, maintype="application", subtype="pdf", filename="letter.pdf"
             )
-        try:
-            await aiosmtplib.send(mail, hostname=self.host, port=self.port, timeout=self.timeout)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+        async with self._lock:
+            try:
+                reused = self._client is not None
+                try:
+                    await (await self._connected()).send_message(mail)
+                except aiosmtplib.SMTPServerDisconnected:
+                    await self._drop()
+                    if not reused:
+                        raise
+                    # the server closed a connection we had kept: one fresh try
+                    await (await self._connected()).send_message(mail)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                await self._drop()  # whatever state it is in, the next message starts afresh
+                raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+
+    async def close(self) -> None:
+        async with self._lock:
+            client, self._client = self._client, None
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is None or not self._client.is_connected:
+            client = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
+            await client.connect()
+            self._client = client
+        return self._client
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 class SmsProvider(Protocol):

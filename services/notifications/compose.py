@@ -5,6 +5,7 @@ exactly once, rendered and ready for the delivery worker."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -83,32 +84,44 @@ async def queue(
     audience: str,
     now: datetime,
     adjustments: list[str] | None = None,
+    made: set[uuid.UUID] | None = None,
 ) -> bool:
     """Render and queue one notification; False if it already exists. A template that cannot
-    be rendered is queued as failed with the reason, so it is seen, not silently dropped."""
+    be rendered is queued as failed with the reason, so it is seen, not silently dropped.
+
+    ``made`` is the case's notifications already queued (read with the case): one found there
+    is not rendered again only to be thrown away by the insert, which is what every later
+    event of a case, and every replayed one, would otherwise do. Only a letter that goes by
+    post gets its PDF now; other letters to residents get theirs when asked
+    (`pdf_for`)."""
     nid = notification_id(case_id, cause, template, route.recipient)
+    if made is not None and nid in made:
+        return False
     adjustments = adjustments or []
+    large_print = "large_print" in adjustments
     status, error, pdf = "queued", None, None
+    printable = audience == "resident" and route.channel in ("letter", "email")
     try:
         rendered = letters.render(
             template,
             {"today": long_date(london_today(now)), **context},
             easy_read="easy_read" in adjustments,
-            large_print="large_print" in adjustments,
+            large_print=large_print,
         )
         subject, html, text = rendered.subject, rendered.html, rendered.text
-        if audience == "resident" and route.channel in ("letter", "email"):
-            pdf = letters.to_pdf(rendered)
+        if printable and route.channel == "letter":
+            pdf = letters.to_pdf(rendered, created=now)
     except Exception as exc:  # a template bug must not stop the consumer
         status, error = "failed", f"template {template} could not be rendered: {exc!r}"
         subject, html, text = f"[unrendered {template}]", "", ""
+        printable = False
     if route.channel == "none":
         status = "suppressed"
-    made = await conn.fetchval(
+    made_now = await conn.fetchval(
         """INSERT INTO notifications (notification_id, case_id, template, channel, recipient,
                audience, subject, html, text_body, pdf, status, note, next_attempt_at,
-               last_error, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13)
+               last_error, created_at, printable, large_print)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, $16)
            ON CONFLICT (notification_id) DO NOTHING RETURNING true""",
         nid,
         case_id,
@@ -124,5 +137,22 @@ async def queue(
         route.note,
         now,
         error,
+        printable,
+        large_print,
     )
-    return bool(made)
+    if made is not None:
+        made.add(nid)
+    return bool(made_now)
+
+
+def pdf_for(row: Mapping[str, Any]) -> bytes | None:
+    """A notification's PDF: the one made when it was queued for post, or made now from the
+    letter's own text, exactly as it would have been then. None for what has no PDF (a staff
+    alert, a text message, a suppressed, unrendered or erased letter)."""
+    if row["pdf"] is not None:
+        return bytes(row["pdf"])
+    if not row["printable"]:
+        return None
+    return letters.pdf_of(
+        row["text_body"], large_print=row["large_print"], created=row["created_at"]
+    )

@@ -21,7 +21,7 @@ from redress.db import Connection
 from redress.logging import get_logger
 from redress.metrics import NOTIFICATIONS
 from redress.service import poll_forever
-from services.notifications.channels import Channel, DeliveryError, Outgoing
+from services.notifications.channels import Channel, Closable, DeliveryError, Outgoing
 from services.notifications.compose import Route, queue
 from services.notifications.settings import NotificationSettings
 
@@ -65,14 +65,17 @@ async def deliver_one(
             final = attempt >= settings.max_attempts
             NOTIFICATIONS.labels(row["channel"], "failed" if final else "retry").inc()
             return "retry"
+        # marked sent and the attempt logged in one round trip
         await conn.execute(
-            """UPDATE notifications SET status = 'sent', attempts = $2, sent_at = $3,
-                   last_error = NULL WHERE notification_id = $1""",
+            """WITH marked AS (
+                   UPDATE notifications SET status = 'sent', attempts = $2, sent_at = $3,
+                       last_error = NULL WHERE notification_id = $1)
+               INSERT INTO delivery_attempts (notification_id, attempt, attempted_at, outcome)
+               VALUES ($1, $2, $3, 'sent')""",
             row["notification_id"],
             attempt,
             now,
         )
-        await _attempt(conn, row["notification_id"], attempt, now, "sent", None)
         await _record(
             conn,
             service,
@@ -218,6 +221,10 @@ async def deliver_due(
     for _ in range(limit):
         outcome = await deliver_one(pool, service, channels, settings, now)
         if outcome is None:
+            # nothing more due: let go of kept connections rather than leave them idle
+            for channel in channels.values():
+                if isinstance(channel, Closable):
+                    await channel.close()
             break
         sent += outcome == "sent"
     return sent

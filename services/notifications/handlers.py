@@ -67,6 +67,7 @@ async def _to_resident(
         audience="resident",
         now=ctx.now,
         adjustments=list(contact.get("adjustments") or []),
+        made=contact.get("letters_made"),
     )
 
 
@@ -87,6 +88,7 @@ async def _to_staff(
         context={**_base(contact), **context},
         audience="staff",
         now=ctx.now,
+        made=contact.get("letters_made"),
     )
 
 
@@ -205,7 +207,7 @@ async def on_organisation_configured(ctx: EventContext) -> None:
 
 
 async def _send_what_is_due(ctx: EventContext, case_id: uuid.UUID) -> None:
-    contact = await store.contact(ctx.conn, case_id)
+    contact = await store.contact_and_letters(ctx.conn, case_id)
     if contact is None or contact.get("reference") is None:
         return  # the case itself has not arrived yet; whichever event completes it sends
     e = ctx.payload

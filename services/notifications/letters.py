@@ -11,11 +11,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 from fpdf import FPDF
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from contracts import Procedure
 
@@ -42,7 +44,18 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # templates ship with the code: without this every lookup stats the file (and its base)
+    # to see whether it changed, once per letter
+    auto_reload=False,
 )
+
+
+@cache
+def _template(name: str) -> Template:
+    """Each template compiled once per process (jinja's own cache is bounded and keyed per
+    lookup; this skips the lookup too)."""
+    return _env.get_template(name)
+
 
 OMBUDSMAN: Final = {
     Procedure.HOUSING_OMBUDSMAN: (
@@ -138,34 +151,49 @@ def render(
         else (f"{template}.html")
     )
     subject = SUBJECTS[template].format(**context)
-    body = _env.get_template(name).render(**context, subject=subject, large_print=large_print)
+    body = _template(name).render(**context, subject=subject, large_print=large_print)
     return Rendered(template, subject, body, html_to_text(body), large_print)
 
 
 _BLOCK = re.compile(r"</?(p|h1|h2|li|tr|br|ol|ul|table)[^>]*>", re.I)
 _TAGS = re.compile(r"<[^>]+>")
+_ITEM = re.compile(r"<li[^>]*>", re.I)
+_CELL_END = re.compile(r"</t[dh]>", re.I)
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def html_to_text(markup: str) -> str:
     """Plain text for the text part of an email and for PDFs."""
     _, found, rest = markup.partition("<body")
     body = rest.split(">", 1)[1] if found else markup
-    body = re.sub(r"<li[^>]*>", "\n- ", body, flags=re.I)
-    body = re.sub(r"</t[dh]>", " | ", body, flags=re.I)
+    body = _ITEM.sub("\n- ", body)
+    body = _CELL_END.sub(" | ", body)
     body = _BLOCK.sub("\n", body)
     body = _TAGS.sub("", body)
     body = html.unescape(body)
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in body.splitlines()]
+    lines = [_SPACES.sub(" ", line).strip() for line in body.splitlines()]
     text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
 
 
-def to_pdf(rendered: Rendered) -> bytes:
+def to_pdf(rendered: Rendered, created: datetime | None = None) -> bytes:
     """A printable letter for post and for the case file."""
+    return pdf_of(rendered.text, large_print=rendered.large_print, created=created)
+
+
+def pdf_of(text: str, *, large_print: bool, created: datetime | None = None) -> bytes:
+    """The PDF of a letter's text. Made only for letters that are printed, or when someone
+    asks for one (the case file, a subject access request): it is the dearest part of a
+    letter, and most go by email. With ``created`` (the letter's own time) the bytes are the
+    same however often it is made, so a PDF made on request is the one that would have been
+    posted."""
     pdf = FPDF(format="A4")
+    if created is not None:
+        pdf.set_creation_date(created.astimezone(UTC))
     pdf.set_margins(20, 20, 20)
     pdf.add_page()
-    pdf.set_font("Helvetica", size=16 if rendered.large_print else 11)
-    text = rendered.text.encode("latin-1", "replace").decode("latin-1")
-    pdf.multi_cell(0, 9 if rendered.large_print else 6, text)
+    pdf.set_font("Helvetica", size=16 if large_print else 11)
+    text = text.encode("latin-1", "replace").decode("latin-1")
+    pdf.multi_cell(0, 9 if large_print else 6, text)
     return bytes(pdf.output())

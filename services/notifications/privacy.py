@@ -31,7 +31,8 @@ async def on_person_erased(ctx: EventContext) -> None:
         """WITH done AS (
                UPDATE notifications SET
                    recipient = CASE WHEN audience = 'resident' THEN $2 ELSE recipient END,
-                   subject = $2, html = $2, text_body = $2, pdf = NULL, note = NULL,
+                   subject = $2, html = $2, text_body = $2, pdf = NULL, printable = false,
+                   note = NULL,
                    last_error = NULL,
                    status = CASE WHEN status = 'queued' THEN 'suppressed' ELSE status END
                WHERE case_id = ANY($1::uuid[]) RETURNING notification_id)

@@ -85,6 +85,26 @@ async def contact(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None
     return dict(row) if row else None
 
 
+async def contact_and_letters(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
+    """The case's row, locked as `contact` does, with ``letters_made``: the ids of the
+    notifications already queued for it, in the same round trip, so that the letters an
+    event calls for are rendered only when they are new."""
+    row = await conn.fetchrow(
+        """SELECT c.*, o.name AS organisation_name,
+                  ARRAY(SELECT n.notification_id FROM notifications n
+                        WHERE n.case_id = c.case_id) AS letters_made
+           FROM case_contacts c
+           LEFT JOIN organisations o USING (organisation_id)
+           WHERE c.case_id = $1 FOR UPDATE OF c""",
+        case_id,
+    )
+    if row is None:
+        return None
+    out = dict(row)
+    out["letters_made"] = set(out["letters_made"])
+    return out
+
+
 async def save_organisation(conn: Connection, organisation_id: str, name: str) -> None:
     await conn.execute(
         """INSERT INTO organisations (organisation_id, name) VALUES ($1, $2)
@@ -110,6 +130,16 @@ async def notifications(
     return [dict(r) for r in rows]
 
 
+async def letter_for_pdf(pool: asyncpg.Pool, nid: uuid.UUID) -> dict[str, Any] | None:
+    """What `compose.pdf_for` needs, and not the rest of the row."""
+    row = await pool.fetchrow(
+        """SELECT pdf, printable, text_body, large_print, created_at FROM notifications
+           WHERE notification_id = $1""",
+        nid,
+    )
+    return None if row is None else dict(row)
+
+
 async def notification(pool: asyncpg.Pool, nid: uuid.UUID) -> dict[str, Any] | None:
     row = await pool.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", nid)
     if row is None:
@@ -119,7 +149,8 @@ async def notification(pool: asyncpg.Pool, nid: uuid.UUID) -> dict[str, Any] | N
         "WHERE notification_id = $1 ORDER BY attempt",
         nid,
     )
-    out = {k: v for k, v in dict(row).items() if k != "pdf"}
-    out["has_pdf"] = row["pdf"] is not None
+    out = {k: v for k, v in dict(row).items() if k not in ("pdf", "printable", "large_print")}
+    # made when posted, or on request at /pdf for a letter that went another way
+    out["has_pdf"] = row["pdf"] is not None or row["printable"]
     out["attempt_log"] = [dict(a) for a in attempts]
     return out
