@@ -360,12 +360,18 @@ def rebuild(
     """
     import asyncio
 
+    from redress.logging import configure_logging
+    from redress.rebuild import load_service
     from redress.rebuild import rebuild as run_rebuild
     from redress.settings import SERVICES, RuntimeSettings
 
     if service not in SERVICES or service == "intake":
         console.print(f"[red]no read models to rebuild in {service!r}[/red]")
         raise typer.Exit(2)
+    # loading the service sets its live logging up; a rebuild's line per replayed event (a
+    # million for a million events) would bury the report, so only warnings and errors show
+    load_service(service)
+    configure_logging(service, "WARNING")
     with console.status(f"replaying the log into {service}_rebuild ..."):
         report = asyncio.run(run_rebuild(service, RuntimeSettings()))
     table = Table(title=f"{service}: {report.messages} messages replayed")

@@ -100,6 +100,9 @@ class EventContext:
 
 
 Handler = Callable[[EventContext], Awaitable[None]]
+#: applies many events at once, as the handlers would one by one in log order (a projection
+#: folding a batch into its rows); it gets every event of a batch that has a handler
+BatchHandler = Callable[[Connection, Sequence[EventContext]], Awaitable[None]]
 
 
 class DeadLetterSink:
@@ -159,8 +162,10 @@ class IdempotentConsumer:
         clock: Clock = utc_now,
         attempts: int = 3,
         retry_delay: float = 0.05,
+        apply_batch: BatchHandler | None = None,
     ) -> None:
         self.service = service
+        self.apply_batch = apply_batch
         self.group = group
         self.pool = pool
         self.handlers = handlers
@@ -260,6 +265,7 @@ class IdempotentConsumer:
                     )
                 }
                 now = self.clock()
+                together: list[EventContext] = []
                 for item in ready:
                     if item is None:
                         outcomes.append("")
@@ -270,8 +276,15 @@ class IdempotentConsumer:
                         continue
                     fresh.discard(envelope.event_id)  # the same id again later is a duplicate
                     bound = _bound_log(message, envelope, payload)
-                    await handler(EventContext(conn, envelope, payload, self.service, now, bound))
+                    ctx = EventContext(conn, envelope, payload, self.service, now, bound)
+                    if self.apply_batch is not None:
+                        together.append(ctx)
+                    else:
+                        await handler(ctx)
                     outcomes.append("applied")
+                if together:
+                    assert self.apply_batch is not None
+                    await self.apply_batch(conn, together)
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise

@@ -92,6 +92,7 @@ async def rebuild(name: str, settings: RuntimeSettings) -> RebuildReport:
             pool=pool,
             handlers=handlers,
             dead_letters=DeadLetterSink(name, f"{name}-rebuild", pool),
+            apply_batch=service.apply_batch,
         )
         await _replay(settings, [s.topic for s in service.subscriptions], consumer, report)
         report.tables = await compare(live, pool)

@@ -32,6 +32,7 @@ from contracts import dead_letter_topic
 from redress import vault
 from redress.auth import previous_token_keys, token_key
 from redress.consumer import (
+    BatchHandler,
     Clock,
     DeadLetterSink,
     Handler,
@@ -77,6 +78,9 @@ class Service:
     migrations: Path | None = None
     router: APIRouter | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
+    #: applies a batch of events at once, as the subscriptions' handlers would one by one
+    #: (replays and rebuilds use it; see `IdempotentConsumer.process_batch`)
+    apply_batch: BatchHandler | None = None
     clock: Clock = utc_now
     #: long-running jobs of the service (a timer scheduler, say), started with it and
     #: cancelled when it stops

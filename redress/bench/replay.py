@@ -36,6 +36,7 @@ from contracts import (
 from contracts import case_events as ev
 from redress.consumer import DeadLetterSink, Handler, IdempotentConsumer, RawMessage
 from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from redress.logging import configure_logging
 from redress.rebuild import load_service
 
 #: what each rebuild replays: every service with read models
@@ -303,7 +304,10 @@ async def replay(
     fresh schema, ``chunk`` events per transaction (`IdempotentConsumer.process_batch`, as
     `redress rebuild` does) or, with ``batched`` false, one transaction per event (as the live
     services do); stop early (and say so) when ``budget_seconds`` of applying is spent."""
-    migrations = load_service(service).migrations
+    loaded = load_service(service)
+    # as `redress rebuild` does: loading the service set its live logging (a line per event)
+    configure_logging("bench", "WARNING")
+    migrations = loaded.migrations
     schema = f"bench_replay_{service}"
     admin = await asyncpg.connect(dsn)
     try:
@@ -323,6 +327,7 @@ async def replay(
             pool=pool,
             handlers=_handlers(service),
             dead_letters=DeadLetterSink(service, f"{service}-replay", pool),
+            apply_batch=loaded.apply_batch if batched else None,
         )
         log = synthetic_log(events)
         offset = 0

@@ -12,6 +12,7 @@ service = Service(
     "reporting",
     migrations=Path(__file__).parent / "migrations",
     router=router,
+    apply_batch=projections.apply_batch,
     subscriptions=[
         Subscription(INTAKE_TOPIC, {"FeedbackSubmitted": projections.on_feedback_submitted}),
         Subscription(CASE_TOPIC, dict.fromkeys(projections.CASE_EVENTS, projections.on_case_event)),
