@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import ipaddress
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -172,8 +172,10 @@ def settings_of(request: Request) -> RateLimitSettings:
     return settings
 
 
-async def check(request: Request, name: str) -> Verdict:
-    """Take a token for this request's client under the named limit."""
+async def check(request: Request, name: str, conn: Connection | None = None) -> Verdict:
+    """Take a token for this request's client under the named limit, on ``conn`` if given
+    (outside any transaction: the token is spent whatever the request goes on to do), else on
+    a connection of the service's pool."""
     from redress.service import runtime_of
 
     settings = settings_of(request)
@@ -185,6 +187,8 @@ async def check(request: Request, name: str) -> Verdict:
         return Verdict(True)
     address = client_address(request, settings.proxies)
     key = client_key(address, str(request.app.state.token_key))
+    if conn is not None:
+        return await take(conn, limit, key, None)
     async with runtime_of(request).pool.acquire() as conn:
         return await take(conn, limit, key, None)
 
@@ -220,11 +224,38 @@ def limited(name: str) -> Callable[[Request], Awaitable[None]]:
     async def dependency(request: Request) -> None:
         verdict = await check(request, name)
         if not verdict.allowed:
-            raise HTTPException(
-                429, detail=reason(verdict), headers={"Retry-After": str(verdict.retry_after)}
-            )
+            raise too_many(verdict)
 
     return dependency
+
+
+def limited_with_connection(
+    name: str,
+) -> Callable[[Request], AsyncIterator[Connection | None]]:
+    """Like `limited`, for an endpoint that goes on to use the database: the connection that
+    took the token is handed to the endpoint (``Depends(..., scope="function")`` gives it back
+    to the pool as the endpoint returns), so the request borrows one connection, not two. None
+    for an app whose lifespan never ran (no pool)."""
+
+    async def dependency(request: Request) -> AsyncIterator[Connection | None]:
+        from redress.service import runtime_of
+
+        if getattr(request.app.state, "runtime", None) is None:
+            yield None  # nothing to count in (see `check`)
+            return
+        async with runtime_of(request).pool.acquire() as conn:
+            verdict = await check(request, name, conn)
+            if not verdict.allowed:
+                raise too_many(verdict)
+            yield conn
+
+    return dependency
+
+
+def too_many(verdict: Verdict) -> HTTPException:
+    return HTTPException(
+        429, detail=reason(verdict), headers={"Retry-After": str(verdict.retry_after)}
+    )
 
 
 #: documented on each limited route, so clients (and schema-driven tests) expect it

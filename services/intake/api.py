@@ -15,6 +15,7 @@ from contracts import Channel, Complainant, FeedbackKind, Role
 from contracts.events import Member, OnBehalfOf, PlaceComplainedAbout
 from redress import ratelimit
 from redress.auth import READERS, Identity, require
+from redress.db import Connection
 from redress.service import runtime_of
 from services.intake import store, submitting, tracking
 
@@ -82,12 +83,14 @@ class SubmissionReceipt(BaseModel):
     "/submissions",
     status_code=202,
     response_model=SubmissionReceipt,
-    dependencies=[Depends(ratelimit.limited("submit"))],
     responses=ratelimit.RESPONSES,
 )
 async def submit(
     body: SubmissionRequest,
     request: Request,
+    conn: Connection | None = Depends(
+        ratelimit.limited_with_connection("submit"), scope="function"
+    ),
     idempotency_key: str | None = Header(None, max_length=200),
 ) -> Any:
     """Record a submission and emit `FeedbackSubmitted`. A retried request with the same
@@ -97,7 +100,12 @@ async def submit(
     ``duplicate``."""
     fields = body.model_dump(exclude={"received_at"})
     return await _take(
-        request, fields, body.received_at, f"channel:{body.channel.value}", idempotency_key
+        request,
+        fields,
+        body.received_at,
+        f"channel:{body.channel.value}",
+        idempotency_key,
+        conn=conn,
     )
 
 

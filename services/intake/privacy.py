@@ -13,7 +13,14 @@ async def on_person_erased(ctx: EventContext) -> None:
     assert isinstance(erased, PersonErased)
     conn = ctx.conn
     await conn.execute(
-        """UPDATE submissions SET contact_keys = '{}', text_keys = '{}'
+        """WITH forgotten AS (
+               DELETE FROM first_submissions_by_contact f
+               USING submissions s
+               WHERE s.submission_id = ANY($1::uuid[])
+                 AND f.organisation_id = s.organisation_id AND f.kind = s.kind
+                 AND f.contact_key = ANY(s.contact_keys) AND f.received_at = s.received_at
+                 AND f.submission_id = s.submission_id)
+           UPDATE submissions SET contact_keys = '{}', text_keys = '{}'
            WHERE submission_id = ANY($1::uuid[])""",
         erased.submission_ids,
     )

@@ -33,11 +33,17 @@ async def insert(
     text_keys: Iterable[str] = (),
     duplicate_of: uuid.UUID | None = None,
 ) -> None:
+    """The submission, and (a first one, not a duplicate) its contact keys for the duplicate
+    check of later ones, in one statement."""
     await conn.execute(
-        """INSERT INTO submissions (submission_id, idempotency_key, kind, channel,
-               organisation_id, service_area, received_at, recorded_at, correlation_id,
-               request_hash, contact_keys, text_keys, duplicate_of)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+        """WITH submission AS (
+               INSERT INTO submissions (submission_id, idempotency_key, kind, channel,
+                   organisation_id, service_area, received_at, recorded_at, correlation_id,
+                   request_hash, contact_keys, text_keys, duplicate_of)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13))
+           INSERT INTO first_submissions_by_contact
+               (organisation_id, kind, contact_key, received_at, submission_id)
+           SELECT $5, $3, k, $7, $1 FROM unnest($11::text[]) AS k WHERE $13::uuid IS NULL""",
         payload.submission_id,
         idempotency_key,
         payload.kind.value,
@@ -56,10 +62,14 @@ async def insert(
 
 async def lock_contacts(conn: Connection, organisation_id: str, keys: Iterable[str]) -> None:
     """Two copies of one complaint arriving together (a double click) must not both pass the
-    duplicate check: each takes the person's locks, in one order, until its transaction ends."""
-    for key in sorted(keys):
+    duplicate check: each takes the person's locks, in one order, until its transaction ends.
+    One statement takes them all, one after the other in the array's (sorted) order; the
+    duplicate check must be a later statement, whose snapshot sees what the lock waited for."""
+    held = [f"{organisation_id}:{key}" for key in sorted(keys)]
+    if held:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{organisation_id}:{key}"
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) k",
+            held,
         )
 
 
@@ -73,12 +83,16 @@ async def duplicate_candidates(
     until: datetime,
 ) -> Sequence[asyncpg.Record]:
     """First submissions (never duplicates themselves) from the same person, of the same kind,
-    to the same organisation, received within the window."""
+    to the same organisation, received within the window: found by their contact keys in
+    ``first_submissions_by_contact``, so the cost does not grow with the table."""
     return await conn.fetch(
         """SELECT submission_id, organisation_id, kind, contact_keys, text_keys, received_at
            FROM submissions
-           WHERE organisation_id = $1 AND kind = $2 AND contact_keys && $3::text[]
-             AND received_at BETWEEN $4 AND $5 AND duplicate_of IS NULL""",
+           WHERE submission_id IN (
+                   SELECT submission_id FROM first_submissions_by_contact
+                   WHERE organisation_id = $1 AND kind = $2 AND contact_key = ANY($3::text[])
+                     AND received_at BETWEEN $4 AND $5)
+             AND duplicate_of IS NULL""",
         organisation_id,
         kind,
         sorted(contact_keys),
@@ -95,6 +109,8 @@ async def save_attachments(
     submission_id: uuid.UUID | None = None,
     correspondence_id: uuid.UUID | None = None,
 ) -> None:
+    if not files:
+        return  # most submissions: no statement at all
     await conn.executemany(
         """INSERT INTO attachments (attachment_id, submission_id, correspondence_id, filename,
                content_type, size_bytes, sha256, content, received_at)

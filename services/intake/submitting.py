@@ -5,10 +5,11 @@ transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ import asyncpg
 from contracts import Channel, CorrespondenceReceived, FeedbackSubmitted, new_envelope
 from contracts.events import Sender
 from redress import eventstore, vault
+from redress.db import Connection
 from redress.service import Runtime
 from services.intake import settings, store, tracking
 from services.intake.attachments import KeptFile
@@ -69,11 +71,14 @@ async def take(
     files: Sequence[KeptFile] = (),
     duplicate_text: str | None = None,
     fingerprint: str | None = None,
+    conn: Connection | None = None,
 ) -> Receipt | Refused:
     """``duplicate_text`` is the text compared with earlier submissions (an email's body
     without its subject, say); ``fingerprint`` what a retry must repeat (by default the
-    fields). An organisation not configured is refused (``organisation_id``), except while
-    none is configured at all (`tracking.accepts_organisation`)."""
+    fields); ``conn`` a connection the request already holds (not in a transaction), else
+    one is borrowed from the pool. An organisation not configured is refused
+    (``organisation_id``), except while none is configured at all
+    (`tracking.KnownOrganisations`)."""
     now = runtime.clock()
     asked_hash = fingerprint or request_hash(actor, fields, received_at)
     received_at = received_at or now
@@ -97,12 +102,13 @@ async def take(
             "attachments": [f.reference for f in files],
         }
     )
-    async with runtime.pool.acquire() as conn:
+    async with _borrowed(runtime, conn) as conn:
         if idempotency_key is not None:
             existing = await store.find_by_idempotency_key(conn, idempotency_key)
             if existing is not None:
                 return await _retry(conn, existing, asked_hash)
-        if not await tracking.accepts_organisation(conn, payload.organisation_id):
+        known = tracking.known_organisations(runtime.pool)
+        if not await known.accepts(conn, payload.organisation_id):
             return Refused(
                 "organisation_id",
                 f"{payload.organisation_id!r} is not an organisation we take submissions for; "
@@ -156,6 +162,15 @@ async def take(
                 raise
             return await _retry(conn, existing, asked_hash)
     return Receipt(submission_id, "received", received_at, correlation_id)
+
+
+@contextlib.asynccontextmanager
+async def _borrowed(runtime: Runtime, conn: Connection | None) -> AsyncIterator[Connection]:
+    if conn is not None:
+        yield conn
+        return
+    async with runtime.pool.acquire() as borrowed:
+        yield borrowed
 
 
 async def _retry(conn: Any, existing: asyncpg.Record, asked_hash: str) -> Receipt | Refused:

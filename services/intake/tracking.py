@@ -206,17 +206,40 @@ async def organisations(conn: Connection | asyncpg.Pool) -> list[Organisation]:
     return [Organisation(r["organisation_id"], r["name"], list(r["service_areas"])) for r in rows]
 
 
-async def accepts_organisation(conn: Connection | asyncpg.Pool, organisation_id: str) -> bool:
-    """Whether intake takes submissions for this organisation: one configured in casework (its
-    ``OrganisationConfigured`` has reached us), or any at all while none is configured yet, so
-    that a fresh install takes complaints before anyone has set it up."""
-    return bool(
-        await conn.fetchval(
-            """SELECT NOT EXISTS (SELECT 1 FROM organisations)
-                   OR EXISTS (SELECT 1 FROM organisations WHERE organisation_id = $1)""",
+class KnownOrganisations:
+    """The organisations this process has seen in the ``organisations`` table. Nothing ever
+    deletes a row there (`on_organisation_configured` only inserts or renames), so once an
+    organisation is found it stays found, in every replica, whichever replica consumed its
+    event: remembering it saves a query per submission and can never be stale. Anything not
+    remembered (an unknown id, or any id while none is configured) is asked of the table."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    async def accepts(self, conn: Connection | asyncpg.Pool, organisation_id: str) -> bool:
+        """Whether intake takes submissions for this organisation: one configured in casework
+        (its ``OrganisationConfigured`` has reached us), or any at all while none is configured
+        yet, so that a fresh install takes complaints before anyone has set it up."""
+        if organisation_id in self._known:
+            return True
+        row = await conn.fetchrow(
+            """SELECT EXISTS (SELECT 1 FROM organisations WHERE organisation_id = $1) AS known,
+                      NOT EXISTS (SELECT 1 FROM organisations) AS none_configured""",
             organisation_id,
         )
-    )
+        assert row is not None
+        if row["known"]:
+            self._known.add(organisation_id)
+            return True
+        return bool(row["none_configured"])
+
+
+#: one memory per pool, so per database and schema (tests run several intakes in one process)
+_known_by_pool: dict[asyncpg.Pool, KnownOrganisations] = {}
+
+
+def known_organisations(pool: asyncpg.Pool) -> KnownOrganisations:
+    return _known_by_pool.setdefault(pool, KnownOrganisations())
 
 
 async def organisation(
