@@ -264,6 +264,22 @@ class KeyCache:
             del self._items[key_id]
 
 
+#: claim an address ($1) for a new person ($2) and, if it was free, make their key ($3, the
+#: wrapped key $4) in the same statement: a first submission's person in one round trip.
+#: Returns the person id, or nothing when the address already has a person.
+_CLAIM_FOR_NEW_PERSON = """
+WITH claimed AS (
+    INSERT INTO vault.contacts (digest, person_id) VALUES ($1, $2)
+    ON CONFLICT (digest) DO NOTHING RETURNING person_id
+), made AS (
+    INSERT INTO vault.people (person_id, key_id, wrapped_key)
+    SELECT person_id, $3, $4 FROM claimed
+    ON CONFLICT (person_id) DO NOTHING
+)
+SELECT person_id FROM claimed
+"""
+
+
 class Vault:
     def __init__(self, master: bytes) -> None:
         if len(master) != 32:
@@ -332,20 +348,32 @@ class Vault:
         one. Run it in the transaction that records the submission."""
         candidate = uuid.uuid4()
         chosen: uuid.UUID | None = None
+        made = False  # the candidate's key, made by the statement that claimed for them
         for digest in self.contact_digests(email, phone):  # the email first: it decides
             # a racing first submission with the same address waits here, then sees the winner
-            claimed = await conn.fetchval(
-                """INSERT INTO vault.contacts (digest, person_id) VALUES ($1, $2)
-                   ON CONFLICT (digest) DO NOTHING RETURNING person_id""",
-                digest,
-                chosen or candidate,
-            )
             if chosen is None:
+                key_id = uuid.uuid4()
+                claimed = await conn.fetchval(
+                    _CLAIM_FOR_NEW_PERSON,
+                    digest,
+                    candidate,
+                    key_id,
+                    self._wrap(key_id, AESGCM.generate_key(bit_length=256)),
+                )
+                made = claimed is not None
                 chosen = claimed or await conn.fetchval(
                     "SELECT person_id FROM vault.contacts WHERE digest = $1", digest
                 )
+            else:
+                await conn.execute(
+                    """INSERT INTO vault.contacts (digest, person_id) VALUES ($1, $2)
+                       ON CONFLICT (digest) DO NOTHING""",
+                    digest,
+                    chosen,
+                )
         person_id = chosen or candidate
-        await self._ensure_person(conn, person_id)
+        if not made:
+            await self._ensure_person(conn, person_id)
         return person_id
 
     async def _key_for_sealing(
