@@ -230,3 +230,50 @@ async def test_a_process_with_another_master_key_is_refused_at_start(
     with pytest.raises(vault.MasterKeyMismatch, match="share one master key"):
         await vault.Vault(secrets.token_bytes(32)).check_master_key(conn)
     assert await conn.fetchval("SELECT count(*) FROM vault.master_check") == 1
+
+
+class _NoDatabase:
+    """A reader that fails on any query: what is opened through it came from the cache."""
+
+    async def fetchrow(self, *args: object) -> None:
+        raise AssertionError("opened from the database, not from the prefetched keys")
+
+    fetch = fetchval = fetchrow
+
+
+async def test_a_batch_of_sealed_events_opens_after_one_prefetch(
+    pool: asyncpg.Pool, conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    people = []
+    for i in range(5):
+        tag = uuid.uuid4().hex[:8]
+        person = await the_vault.person_for_contact(
+            conn, email=f"p{i}.{tag}@example.org", phone=None
+        )
+        people.append((person, f"Resident {tag}", f"p{i}.{tag}@example.org"))
+    erased_person = people[-1][0]
+    envelopes = []
+    for person, name, email in people * 2:  # each person twice, as a replay meets them
+        envelope = new_envelope(
+            submission(person, name, email),
+            stream_id=f"s-{uuid.uuid4()}",
+            stream_version=1,
+            occurred_at=NOW,
+            actor="t",
+            correlation_id=uuid.uuid4(),
+        )
+        async with conn.transaction():
+            (sealed,) = await the_vault.seal(conn, [envelope])
+        envelopes.append(sealed)
+    async with conn.transaction():
+        await the_vault.destroy_key(conn, erased_person, reason="request", now=NOW)
+
+    fresh = vault.Vault(vault.master_key(None))  # nothing cached, as a rebuild starts
+    await fresh.prefetch(pool, envelopes)
+    opened = [await fresh.open(_NoDatabase(), e) for e in envelopes]  # type: ignore[arg-type]
+    names = [o.payload["complainant"]["name"] for o in opened]
+    assert names == [name for _, name, _ in people[:-1]] + [ERASED] + [
+        name for _, name, _ in people[:-1]
+    ] + [ERASED]
+    with pytest.raises(AssertionError):  # the reader does refuse: the cache did the work
+        await vault.Vault(vault.master_key(None)).open(_NoDatabase(), envelopes[0])  # type: ignore[arg-type]
