@@ -29,12 +29,14 @@ async def next_reference_number(conn: Connection, prefix: str, year: int) -> int
 async def insert_case(
     conn: Connection, opened: CaseOpened, *, opened_at: datetime, version: int
 ) -> None:
-    """The view row for a new case; `save_view` keeps it current after every command."""
+    """The view row for a new case, in one statement; `save_view` keeps it current after
+    every command."""
     await conn.execute(
         """INSERT INTO cases (case_id, reference, submission_id, kind, channel, organisation_id,
                service_area, procedure, stage, status, received_at, opened_at, complainant_name,
-               summary, version, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $11)""",
+               summary, version, updated_at, complainant_email, postcode, person_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $11,
+               $15, $16, $17)""",
         opened.case_id,
         opened.reference,
         opened.submission_id,
@@ -49,10 +51,6 @@ async def insert_case(
         opened.complainant.name,
         opened.summary,
         version,
-    )
-    await conn.execute(
-        "UPDATE cases SET complainant_email = $2, postcode = $3, person_id = $4 WHERE case_id = $1",
-        opened.case_id,
         opened.complainant.email,
         opened.complainant.postcode,
         opened.person_id,
