@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import structlog
@@ -69,6 +70,10 @@ class EventContext:
     service: str
     now: datetime
     log: structlog.stdlib.BoundLogger = field(repr=False)
+    #: shared by the events of one transaction (one event alone, or a batch) and thrown away
+    #: with it: what a handler read or wrote for an earlier event of the batch (an aggregate's
+    #: state, say) need not be read again
+    batch: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def caused_event(
         self,
@@ -266,6 +271,7 @@ class IdempotentConsumer:
                 }
                 now = self.clock()
                 together: list[EventContext] = []
+                shared: dict[str, Any] = {}
                 for item in ready:
                     if item is None:
                         outcomes.append("")
@@ -276,7 +282,7 @@ class IdempotentConsumer:
                         continue
                     fresh.discard(envelope.event_id)  # the same id again later is a duplicate
                     bound = _bound_log(message, envelope, payload)
-                    ctx = EventContext(conn, envelope, payload, self.service, now, bound)
+                    ctx = EventContext(conn, envelope, payload, self.service, now, bound, shared)
                     if self.apply_batch is not None:
                         together.append(ctx)
                     else:

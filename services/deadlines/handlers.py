@@ -40,10 +40,39 @@ async def load(conn: Connection, case_id: uuid.UUID) -> CaseDeadlines:
     return state
 
 
+#: what a batch's events keep of each case's deadlines and each organisation's settings, so
+#: that the next event of the batch about them reads nothing (`EventContext.batch`)
+_CASES = "deadlines.cases"
+_ORGANISATIONS = "deadlines.organisations"
+
+
+async def _case(ctx: EventContext, case_id: uuid.UUID) -> CaseDeadlines:
+    """The case's deadlines as `load` reads them, or as an earlier event of this transaction
+    left them. A concurrent writer to the stream makes the append fail on its version, and
+    the event is applied again on its own, from what is stored."""
+    cases: dict[uuid.UUID, CaseDeadlines] = ctx.batch.setdefault(_CASES, {})
+    state = cases.get(case_id)
+    if state is None:
+        state = cases[case_id] = await load(ctx.conn, case_id)
+    return state
+
+
+async def _organisation(
+    ctx: EventContext, organisation_id: str | None
+) -> store.OrganisationSettings:
+    known: dict[str | None, store.OrganisationSettings] = ctx.batch.setdefault(_ORGANISATIONS, {})
+    settings = known.get(organisation_id)
+    if settings is None:
+        settings = known[organisation_id] = await store.organisation(
+            ctx.conn, organisation_id, deadline_settings.current().default_nation
+        )
+    return settings
+
+
 async def on_case_event(ctx: EventContext) -> None:
     case_id = getattr(ctx.payload, "case_id", None)
     assert isinstance(case_id, uuid.UUID)
-    state = await load(ctx.conn, case_id)
+    state = await _case(ctx, case_id)
     if not state.opened and not isinstance(ctx.payload, CaseOpened):
         # a case event ahead of its case: keep it and apply it, in order, once the case opens;
         # kept sealed, as it came, so the parked copy holds no personal data in clear
@@ -51,28 +80,32 @@ async def on_case_event(ctx: EventContext) -> None:
         await store.park(ctx.conn, case_id, sealed.model_dump(mode="json"))
         ctx.log.warning("case event before CaseOpened; parked", event_type=ctx.envelope.event_type)
         return
-    await _apply(ctx, state, ctx.envelope, ctx.payload)
+    state = await _apply(ctx, state, ctx.envelope, ctx.payload)
     if isinstance(ctx.payload, CaseOpened):
         for parked in await store.unpark(ctx.conn, case_id):
             envelope = await vault.current().open(ctx.conn, Envelope.model_validate(parked))
-            await _apply(ctx, await load(ctx.conn, case_id), envelope, decode_payload(envelope))
+            state = await _apply(ctx, state, envelope, decode_payload(envelope))
 
 
 async def _apply(
     ctx: EventContext, state: CaseDeadlines, envelope: Envelope, payload: EventPayload
-) -> None:
+) -> CaseDeadlines:
+    """Decide, record and project; the case's deadlines as `load` would now read them."""
     facts = note_case_event(state, payload)
-    settings = await store.organisation(
-        ctx.conn, facts.organisation_id, deadline_settings.current().default_nation
-    )
+    settings = await _organisation(ctx, facts.organisation_id)
     procedure = facts.procedure
     rules = rules_for(procedure, settings.stricter_timescales) if procedure else None
     today = london_today(envelope.occurred_at)
     decided = decide(state, payload, rules, settings.calendar, today)
     if facts.opened and facts != state:
         await store.save_case_facts(ctx.conn, facts)
+    after = facts if facts.opened else state
+    for p in decided:
+        after = evolve(after, p)
+    if after.case_id is not None:
+        ctx.batch.setdefault(_CASES, {})[after.case_id] = after
     if not decided:
-        return
+        return after
     assert facts.case_id is not None
     envelopes = [
         ctx.caused_event(p, stream_id=stream(facts.case_id), stream_version=state.version + i)
@@ -83,6 +116,7 @@ async def _apply(
         await store.project(
             ctx.conn, p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now
         )
+    return after
 
 
 async def on_organisation_configured(ctx: EventContext) -> None:
@@ -91,6 +125,7 @@ async def on_organisation_configured(ctx: EventContext) -> None:
     org = ctx.payload
     assert isinstance(org, OrganisationConfigured)
     await store.save_organisation(ctx.conn, org)
+    ctx.batch.get(_ORGANISATIONS, {}).pop(org.organisation_id, None)
 
 
 #: every casework event that can move, meet or cancel a clock
