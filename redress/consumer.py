@@ -110,6 +110,16 @@ Handler = Callable[[EventContext], Awaitable[None]]
 BatchHandler = Callable[[Connection, Sequence[EventContext]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A message of a batch, decoded and opened, with its handler (None: not handled here)."""
+
+    message: RawMessage
+    envelope: Envelope
+    payload: EventPayload | None
+    handler: Handler | None
+
+
 class DeadLetterSink:
     """Publishes the original bytes and the error to ``<topic>.dlq.<group>`` and keeps a
     durable copy in the service's ``dead_letters`` table (the embedded broker forgets
@@ -231,32 +241,73 @@ class IdempotentConsumer:
         raise AssertionError("unreachable")
 
     async def process_batch(self, messages: Sequence[RawMessage]) -> list[str]:
-        """Apply many messages in log order in one transaction, with their ids recorded as
-        processed in one statement: what `process` does for each, without a commit (and its
-        flush to disk) per event. For replays, where thousands of events wait in line.
+        """Apply many messages in log order, as many as possible in one transaction with their
+        ids recorded as processed in one statement: what `process` does for each, without a
+        commit (and its flush to disk) per event. The live subscriber hands each poll here, and
+        replays hand their thousands of waiting events.
 
-        Idempotency is the same: an id already recorded (or twice in the batch) is a duplicate.
-        Anything unusual, a message that would be dead-lettered or a handler that fails, rolls
-        the whole batch back and the batch is processed again one by one with `process`, so
-        retries and dead-lettering behave exactly as they do for a single message."""
-        ready: list[tuple[RawMessage, Envelope, EventPayload, Handler] | None] = []
+        The outcome of every message is what `process` would have given it. Idempotency is the
+        same: an id already recorded (or twice in the batch) is a duplicate. A message that must
+        go alone goes through `process`, with its retries and dead-lettering, and batching goes
+        on after it, so one bad message costs one extra transaction, not a whole slow poll:
+        - one that would be dead-lettered (unparseable, invalid, not opening);
+        - a ``PersonErased``, so that it commits (and the cached keys are forgotten) before
+          anything after it is opened;
+        - one whose handler fails inside the batch: the batch rolls back, the events before it
+          are applied together again, then it alone.
+        An infrastructure failure raises, as in `process`: nothing of the transaction in
+        progress is kept and the caller must not commit the offsets."""
+        results: list[str] = []
+        rest = list(messages)
+        while rest:
+            together = await self._apply_together(rest, fold=self.apply_batch is not None)
+            results.extend(together)
+            rest = rest[len(together) :]
+            if rest:
+                results.append(await self.process(rest[0]))
+                rest = rest[1:]
+        return results
+
+    async def _apply_together(self, messages: Sequence[RawMessage], *, fold: bool) -> list[str]:
+        """Apply the longest prefix of ``messages`` that can share a transaction; its outcomes
+        (fewer than the messages when the next one must go alone through `process`). With
+        ``fold``, `apply_batch` applies the events at once instead of a handler each."""
+        decoded: list[tuple[RawMessage, Envelope]] = []
         for message in messages:
             try:
                 envelope = decode_envelope(message.value)
-                if envelope.event_type == "PersonErased":
-                    # an erasure clears cached keys before anything after it is opened
-                    return [await self.process(m) for m in messages]
-                handler = self.handlers.get(envelope.event_type)
-                if handler is None:
-                    ready.append(None)  # `process` counts it as ignored, after the batch
-                    continue
-                envelope = await vault.current().open(self.pool, envelope)
-                ready.append((message, envelope, decode_payload(envelope), handler))
             except ContractError:
-                return [await self.process(m) for m in messages]
-        if all(r is None for r in ready):
-            return [await self.process(m) for m in messages]
+                break
+            if envelope.event_type == "PersonErased":
+                break
+            decoded.append((message, envelope))
+        # the keys of the whole prefix in one query, read through the pool as `process` reads
+        # them: the keys events are sealed with were committed by whoever published them,
+        # never by a handler of this batch
+        await vault.current().prefetch(
+            self.pool, [e for _, e in decoded if e.event_type in self.handlers]
+        )
+        ready: list[_Ready] = []
+        for message, envelope in decoded:
+            handler = self.handlers.get(envelope.event_type)
+            if handler is None:
+                ready.append(_Ready(message, envelope, None, None))
+                continue
+            try:
+                opened = await vault.current().open(self.pool, envelope)
+                payload = decode_payload(opened)
+            except ContractError:
+                break
+            ready.append(_Ready(message, opened, payload, handler))
+        if not any(r.handler is not None for r in ready):
+            for r in ready:
+                self._count(r.message, r.envelope.event_type, "ignored")
+            return ["ignored"] * len(ready)
+
         outcomes: list[str] = []
+        spent: list[float] = []
+        failing: int | None = None
+        started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = {
@@ -266,53 +317,78 @@ class IdempotentConsumer:
                            SELECT $1, unnest($2::uuid[])
                            ON CONFLICT DO NOTHING RETURNING event_id""",
                         self.group,
-                        [r[1].event_id for r in ready if r is not None],
+                        [r.envelope.event_id for r in ready if r.handler is not None],
                     )
                 }
-                now = self.clock()
                 together: list[EventContext] = []
-                shared: dict[str, Any] = {}
-                for item in ready:
-                    if item is None:
-                        outcomes.append("")
+                shared: dict[str, Any] = {}  # a rolled-back attempt's goes with it
+                for i, r in enumerate(ready):
+                    if r.handler is None or r.payload is None:
+                        outcomes.append("ignored")
+                        spent.append(0.0)
                         continue
-                    message, envelope, payload, handler = item
-                    if envelope.event_id not in fresh:
+                    if r.envelope.event_id not in fresh:
                         outcomes.append("duplicate")
+                        spent.append(0.0)
                         continue
-                    fresh.discard(envelope.event_id)  # the same id again later is a duplicate
-                    bound = _bound_log(message, envelope, payload)
-                    ctx = EventContext(conn, envelope, payload, self.service, now, bound, shared)
-                    if self.apply_batch is not None:
-                        together.append(ctx)
-                    else:
-                        await handler(ctx)
+                    fresh.discard(r.envelope.event_id)  # the same id again later is a duplicate
+                    ctx = EventContext(
+                        conn,
+                        r.envelope,
+                        r.payload,
+                        self.service,
+                        self.clock(),
+                        _bound_log(r.message, r.envelope, r.payload),
+                        shared,
+                    )
                     outcomes.append("applied")
+                    if fold:
+                        together.append(ctx)
+                        spent.append(0.0)
+                        continue
+                    failing = i
+                    began = time.perf_counter()
+                    await r.handler(ctx)
+                    spent.append(time.perf_counter() - began)
                 if together:
                     assert self.apply_batch is not None
                     await self.apply_batch(conn, together)
+                failing = None  # from here on a failure is the commit's, no one event's
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise
-            log.info("batch failed; applying its events one by one", error=repr(exc))
-            return [await self.process(m) for m in messages]
-        results = []
-        for message, item, outcome in zip(messages, ready, outcomes, strict=True):
-            if item is None:
-                results.append(await self.process(message))  # ignored
-                continue
-            self._count(message, item[1].event_type, outcome)
-            case_id = getattr(item[2], "case_id", None)
-            log.info(
-                "event handled",
-                result=outcome,
-                event_id=str(item[1].event_id),
-                event_type=item[1].event_type,
-                case_id=None if case_id is None else str(case_id),
-                correlation_id=str(item[1].correlation_id),
+            if fold:
+                # a fold blames no one event: the handlers, one after another, will
+                log.info(
+                    "batch fold failed; applying it with each event's handler", error=repr(exc)
+                )
+                return await self._apply_together(messages, fold=False)
+            if failing is None:
+                # nothing to blame one event for: each goes alone, as it would have
+                log.info("batch failed; applying its events one by one", error=repr(exc))
+                return [await self.process(r.message) for r in ready]
+            blamed = ready[failing]
+            assert blamed.payload is not None
+            _bound_log(blamed.message, blamed.envelope, blamed.payload).info(
+                "handler failed in a batch; the events before it go again together, then it alone",
+                error=repr(exc),
+                batch=len(ready),
             )
-            results.append(outcome)
-        return results
+            return await self._apply_together(messages[:failing], fold=False) if failing else []
+
+        # the time outside the handlers (the processed-events insert and the commit) is
+        # shared out among the events it was spent for
+        handled = [i for i, r in enumerate(ready) if r.handler is not None]
+        overhead = (time.perf_counter() - started - sum(spent)) / len(handled)
+        for i, (r, outcome) in enumerate(zip(ready, outcomes, strict=True)):
+            self._count(r.message, r.envelope.event_type, outcome)
+            if r.handler is None or r.payload is None:
+                continue
+            EVENT_HANDLING_SECONDS.labels(self.service, r.envelope.event_type).observe(
+                spent[i] + overhead
+            )
+            _bound_log(r.message, r.envelope, r.payload).info("event handled", result=outcome)
+        return outcomes
 
     async def _apply(
         self,

@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -222,30 +222,56 @@ class Service:
             attempts=settings.handler_attempts,
         )
 
+        topics = [s.topic for s in self.subscriptions]
+        listener = _AssignmentGauge(self.name, topics)
+        if settings.consumer_batch_max == 1:
+
+            @broker.subscriber(
+                *topics,
+                group_id=self.group,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                listener=listener,
+            )
+            async def on_message(message: KafkaMessage, reader: Consumer) -> None:
+                raw = _raw(message.raw_message)
+                try:
+                    await consumer.process(raw)
+                except Exception:
+                    # infrastructure is down: do not commit; back off so the redelivery loop
+                    # does not spin while the database is away
+                    await asyncio.sleep(1.0)
+                    raise
+                _record_lag(self.name, reader, [raw])
+
+            return broker
+
+        # Each poll, as soon as it has any records (up to the batch size), goes to
+        # `process_batch`: one transaction for all of it unless a message must go alone. On
+        # success the consumer's positions, the end of the poll, are committed; on an exception
+        # FastStream's nack seeks every partition of the poll back to its first record, so the
+        # whole poll comes again and what was committed of it is then a duplicate.
         @broker.subscriber(
-            *[s.topic for s in self.subscriptions],
+            *topics,
             group_id=self.group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            listener=_AssignmentGauge(self.name, [s.topic for s in self.subscriptions]),
+            listener=listener,
+            batch=True,
+            max_records=settings.consumer_batch_max,
+            batch_timeout_ms=settings.consumer_batch_wait_ms,
         )
-        async def on_message(message: KafkaMessage, reader: Consumer) -> None:
-            record = message.raw_message
-            raw = RawMessage(
-                topic=record.topic,  # type: ignore[union-attr]
-                partition=record.partition,  # type: ignore[union-attr]
-                offset=record.offset,  # type: ignore[union-attr]
-                key=record.key,  # type: ignore[union-attr]
-                value=record.value or b"",  # type: ignore[union-attr]
-            )
+        async def on_batch(message: KafkaMessage, reader: Consumer) -> None:
+            records = message.raw_message
+            assert isinstance(records, tuple)
+            raws = [_raw(record) for record in records]
             try:
-                await consumer.process(raw)
-                _record_lag(self.name, reader, raw)
+                await consumer.process_batch(raws)
             except Exception:
-                # infrastructure is down: do not commit; back off so the redelivery loop does
-                # not spin while the database is away
+                # as above: no commit, the poll comes again after a pause
                 await asyncio.sleep(1.0)
                 raise
+            _record_lag(self.name, reader, raws)
 
         return broker
 
@@ -468,14 +494,28 @@ class _AssignmentGauge(ConsumerRebalanceListener):  # type: ignore[misc]
         )
 
 
-def _record_lag(service: str, reader: Any, raw: RawMessage) -> None:
-    """How far behind the partition's end this consumer is, for ops dashboards and alerts."""
+def _raw(record: ConsumerRecord[bytes, bytes]) -> RawMessage:
+    return RawMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+    )
+
+
+def _record_lag(service: str, reader: Any, handled: Sequence[RawMessage]) -> None:
+    """How far behind the partition's end this consumer is, for ops dashboards and alerts: for
+    each partition, after the last message handled of it."""
     from aiokafka import TopicPartition
 
-    end = reader.highwater(TopicPartition(raw.topic, raw.partition))
-    if end is not None:
-        lag = max(0, end - raw.offset - 1)
-        CONSUMER_LAG.labels(service, raw.topic, str(raw.partition)).set(lag)
+    last: dict[tuple[str, int], int] = {}
+    for raw in handled:
+        last[(raw.topic, raw.partition)] = max(raw.offset, last.get((raw.topic, raw.partition), -1))
+    for (topic, partition), offset in last.items():
+        end = reader.highwater(TopicPartition(topic, partition))
+        if end is not None:
+            CONSUMER_LAG.labels(service, topic, str(partition)).set(max(0, end - offset - 1))
 
 
 async def poll_forever(what: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:

@@ -56,6 +56,16 @@ class RuntimeSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="REDRESS_LOG_LEVEL")
     db_pool_max: int = Field(10, ge=2, validation_alias="REDRESS_DB_POOL_MAX")
     handler_attempts: int = Field(3, ge=1, validation_alias="REDRESS_HANDLER_ATTEMPTS")
+    #: the most events a live consumer applies in one transaction (whatever one poll brought,
+    #: up to this); 1 is one transaction per event
+    consumer_batch_max: int = Field(
+        200, ge=1, le=10_000, validation_alias="REDRESS_CONSUMER_BATCH_MAX"
+    )
+    #: how long an idle consumer's poll waits for records before it polls again; records that
+    #: arrive end the wait at once, so this bounds only the extra delay after a quiet spell
+    consumer_batch_wait_ms: int = Field(
+        20, ge=1, le=1000, validation_alias="REDRESS_CONSUMER_BATCH_WAIT_MS"
+    )
 
     @property
     def bootstrap_servers(self) -> str:
