@@ -1,12 +1,13 @@
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
 
-from contracts import dead_letter_topic, encode_envelope, new_envelope
+from contracts import ErasureReason, PersonErased, dead_letter_topic, encode_envelope, new_envelope
+from redress import vault
 from redress.consumer import DeadLetterSink, EventContext, IdempotentConsumer, RawMessage
 from redress.kafka import ensure_topics
 from tests.conftest import Stack
@@ -238,3 +239,49 @@ async def test_a_failing_handler_rolls_the_batch_back_then_each_is_retried_alone
     names = sorted(r["name"] for r in await pool.fetch("SELECT name FROM applied"))
     assert names == ["a", "b"]  # the rows the failed attempts wrote were rolled back
     assert await pool.fetchval("SELECT count(*) FROM processed_events") == 2
+
+
+async def test_an_erasure_in_a_batch_commits_alone_between_the_events_around_it(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+) -> None:
+    """The events before it share a transaction, it has its own (so its scrubbing commits and
+    the person's cached keys are forgotten before anything after it is opened), and the events
+    after it share one again."""
+    await pool.execute("CREATE TABLE tx (name text, tx bigint)")
+
+    async def record(ctx: EventContext) -> None:
+        name = getattr(ctx.payload, "name", ctx.envelope.event_type)
+        await ctx.conn.execute("INSERT INTO tx VALUES ($1, txid_current())", name)
+
+    person, key_id = uuid.uuid4(), uuid.uuid4()
+    vault.current().cache.put(key_id, person, b"k" * 32)
+    erased = encode_envelope(
+        new_envelope(
+            PersonErased(
+                person_id=person, erased_on=date(2026, 11, 27), reason=ErasureReason.REQUEST
+            ),
+            stream_id=f"person-{person}",
+            stream_version=1,
+            occurred_at=datetime.now(UTC),
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+    )
+    c = IdempotentConsumer(
+        service="test",
+        group=group,
+        pool=pool,
+        handlers={"ThingHappenedForTest": record, "PersonErased": record},
+        dead_letters=sink,
+    )
+    names = ["a", "b", "PersonErased", "c", "d"]
+    raws = [good_event("a"), good_event("b"), erased, good_event("c"), good_event("d")]
+    outcomes = await c.process_batch([message(raw, i) for i, raw in enumerate(raws)])
+    assert outcomes == ["applied"] * 5
+    tx = {r["name"]: r["tx"] for r in await pool.fetch("SELECT name, tx FROM tx")}
+    assert set(tx) == set(names)
+    assert tx["a"] == tx["b"] and tx["c"] == tx["d"]
+    assert len({tx["a"], tx["PersonErased"], tx["c"]}) == 3
+    assert vault.current().cache.get(key_id) == (False, None)
