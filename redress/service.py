@@ -79,7 +79,7 @@ class Service:
     router: APIRouter | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
     #: applies a batch of events at once, as the subscriptions' handlers would one by one
-    #: (replays and rebuilds use it; see `IdempotentConsumer.process_batch`)
+    #: (replays, rebuilds and the live subscriber's polls; see `IdempotentConsumer.process_batch`)
     apply_batch: BatchHandler | None = None
     clock: Clock = utc_now
     #: long-running jobs of the service (a timer scheduler, say), started with it and
@@ -220,6 +220,8 @@ class Service:
             dead_letters=sink,
             clock=self.clock,
             attempts=settings.handler_attempts,
+            # a poll is a batch like a replay's: a service that folds one does it live too
+            apply_batch=self.apply_batch,
         )
 
         topics = [s.topic for s in self.subscriptions]

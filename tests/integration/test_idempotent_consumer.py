@@ -285,3 +285,39 @@ async def test_an_erasure_in_a_batch_commits_alone_between_the_events_around_it(
     assert tx["a"] == tx["b"] and tx["c"] == tx["d"]
     assert len({tx["a"], tx["PersonErased"], tx["c"]}) == 3
     assert vault.current().cache.get(key_id) == (False, None)
+
+
+async def test_a_fold_that_fails_leaves_the_batch_to_the_handlers_together(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+) -> None:
+    """A service's batch fold (`apply_batch`) that refuses a batch blames no one event: the
+    same events are applied again with their handlers, still in one transaction."""
+    await pool.execute("CREATE TABLE tx (name text, tx bigint)")
+    folds = 0
+
+    async def record(ctx: EventContext) -> None:
+        name = getattr(ctx.payload, "name", "")
+        await ctx.conn.execute("INSERT INTO tx VALUES ($1, txid_current())", name)
+
+    async def refuse(conn: object, contexts: object) -> None:
+        nonlocal folds
+        folds += 1
+        raise ValueError("this fold cannot take a mix")
+
+    c = IdempotentConsumer(
+        service="test",
+        group=group,
+        pool=pool,
+        handlers={"ThingHappenedForTest": record},
+        dead_letters=sink,
+        apply_batch=refuse,
+    )
+    outcomes = await c.process_batch([message(good_event(n), i) for i, n in enumerate("abc")])
+    assert outcomes == ["applied"] * 3
+    assert folds == 1
+    rows = await pool.fetch("SELECT name, tx FROM tx ORDER BY ctid")
+    assert [r["name"] for r in rows] == ["a", "b", "c"]
+    assert len({r["tx"] for r in rows}) == 1
+    assert await pool.fetchval("SELECT count(*) FROM processed_events") == 3
