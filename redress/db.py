@@ -8,9 +8,12 @@ a database or each has its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,9 +54,97 @@ class _Transaction:
             # the data is committed whatever happens here; a lost wake-up costs the listener
             # one poll interval, never an event
             with contextlib.suppress(Exception):
+                wakeups = self._conn._wakeups
                 for channel, payload in pending.items():
-                    await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+                    if wakeups is None:
+                        await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+                    else:
+                        await wakeups.committed(self._conn, channel, payload)
         return result
+
+
+#: in-process listeners that stand in for LISTEN: (channel, schema) -> wake-up callbacks
+_local_listeners: dict[tuple[str, str], list[Callable[[], None]]] = {}
+
+
+def listen_locally(channel: str, schema: str, wake: Callable[[], None]) -> Callable[[], None]:
+    """Have commits in this process that notify ``channel`` from ``schema``'s pools call
+    ``wake`` instead of sending a NOTIFY; returns the function that stops it.
+
+    For a listener that is the only one that acts on the schema's notifications (the outbox
+    relay while it holds its schema's leader lock): it is woken without a round trip, and
+    PostgreSQL's notification queue, whose lock makes notifying commits queue behind each
+    other, is left alone."""
+    loop = asyncio.get_running_loop()
+
+    def call() -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake()
+        else:  # a commit on another thread's loop
+            loop.call_soon_threadsafe(wake)
+
+    key = (channel, schema)
+    _local_listeners.setdefault(key, []).append(call)
+
+    def stop() -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            _local_listeners[key].remove(call)
+            if not _local_listeners[key]:
+                del _local_listeners[key]
+
+    return stop
+
+
+class Wakeups:
+    """One pool's wake-ups after commit. A listener in this process (`listen_locally`) is
+    called directly. Otherwise a NOTIFY goes out, but at most one per channel per ``window``
+    seconds: the first commit after a quiet spell notifies at once (no added latency), commits
+    within the window after it are covered by one NOTIFY sent when the window ends (from a
+    connection borrowed from the pool), carrying the latest payload."""
+
+    def __init__(
+        self, schema: str, window: float = 0.02, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.schema = schema
+        self.window = window
+        self.clock = clock
+        self.pool: asyncpg.Pool | None = None
+        self._last_sent: dict[str, float] = {}
+        self._owed: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def committed(self, conn: Any, channel: str, payload: str) -> None:
+        listeners = _local_listeners.get((channel, self.schema))
+        if listeners:
+            for wake in list(listeners):
+                wake()
+            return
+        if channel in self._owed:  # a NOTIFY is already due at the end of the window
+            self._owed[channel] = payload
+            return
+        now = self.clock()
+        since = now - self._last_sent.get(channel, -self.window)
+        if since >= self.window or self.pool is None:
+            self._last_sent[channel] = now
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+            return
+        self._owed[channel] = payload
+        task = asyncio.get_running_loop().create_task(self._later(channel, self.window - since))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _later(self, channel: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        payload = self._owed.pop(channel)
+        self._last_sent[channel] = self.clock()
+        assert self.pool is not None
+        with contextlib.suppress(Exception):  # the pool closed: the listener's poll covers it
+            async with self.pool.acquire() as conn:
+                await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
 
 class NotifyingConnection(asyncpg.Connection):
@@ -63,6 +154,7 @@ class NotifyingConnection(asyncpg.Connection):
 
     _depth = 0
     _pending: dict[str, str] = {}  # noqa: RUF012 (replaced per instance before any write)
+    _wakeups: Wakeups | None = None  # set by `create_pool`
 
     def transaction(self, **kwargs: Any) -> Any:
         return _Transaction(super().transaction(**kwargs), self)
@@ -120,16 +212,24 @@ def check_schema_name(schema: str) -> str:
 
 async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
     check_schema_name(schema)
+    wakeups = Wakeups(schema)
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if isinstance(conn, NotifyingConnection):
+            conn._wakeups = wakeups
+
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"redress-{schema}"},
         command_timeout=60,
-        init=_init_connection,
+        init=init,
         connection_class=NotifyingConnection,
     )
     assert pool is not None
+    wakeups.pool = pool
     return pool
 
 

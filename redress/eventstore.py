@@ -8,9 +8,11 @@ and going to be published, or neither.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NoReturn
 
 import asyncpg
 
@@ -92,47 +94,86 @@ async def append(
                 f"expected {expected_version + offset}"
             )
     envelopes = await vault.current().seal(conn, envelopes)
-    try:
-        async with conn.transaction():
-            await conn.executemany(
-                """INSERT INTO events (event_id, stream_id, stream_version, event_type,
-                       schema_version, occurred_at, recorded_at, correlation_id, causation_id,
-                       actor, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-                [
-                    (
-                        e.event_id,
-                        e.stream_id,
-                        e.stream_version,
-                        e.event_type,
-                        e.schema_version,
-                        e.occurred_at,
-                        e.recorded_at,
-                        e.correlation_id,
-                        e.causation_id,
-                        e.actor,
-                        e.payload,
-                    )
-                    for e in envelopes
-                ],
-            )
-            await conn.executemany(
-                """INSERT INTO outbox (event_id, topic, message_key, message_value)
-                   VALUES ($1, $2, $3, $4)""",
-                [
-                    (e.event_id, event_spec(e.event_type).topic, e.stream_id, encode_envelope(e))
-                    for e in envelopes
-                ],
-            )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "events_stream_version_unique":
-            raise ConcurrencyConflict(stream_id, expected_version) from exc
-        if exc.constraint_name in ("events_event_id_key", "outbox_event_id_key"):
-            raise DuplicateEvent(str(exc)) from exc
-        raise
+    row = await conn.fetchrow(
+        _APPEND,
+        [e.event_id for e in envelopes],
+        stream_id,
+        [e.stream_version for e in envelopes],
+        [e.event_type for e in envelopes],
+        [e.schema_version for e in envelopes],
+        [e.occurred_at for e in envelopes],
+        [e.recorded_at for e in envelopes],
+        [e.correlation_id for e in envelopes],
+        [e.causation_id for e in envelopes],
+        [e.actor for e in envelopes],
+        [json.dumps(e.payload) for e in envelopes],
+        [event_spec(e.event_type).topic for e in envelopes],
+        [encode_envelope(e) for e in envelopes],
+    )
+    assert row is not None
+    if len(row["events"]) < len(envelopes) or len(row["outbox"]) < len(envelopes):
+        await _undo_and_raise(conn, envelopes, row["events"], row["outbox"], expected_version)
     await notify_after_commit(conn, OUTBOX_CHANNEL, stream_id)
     for e in envelopes:
         EVENTS_APPENDED.labels(service, e.event_type).inc()
+
+
+#: Both inserts in one statement (one round trip). ON CONFLICT DO NOTHING instead of a unique
+#: violation keeps the caller's transaction usable without a savepoint: a row that conflicts is
+#: simply not inserted, and `append` sees the shortfall in what the statement returns.
+#: ORDER BY the position in the append so that ``global_position`` and the outbox ``position``
+#: (the relay's publishing order) follow the stream's order.
+_APPEND = """
+WITH new AS (
+    SELECT * FROM unnest($1::uuid[], $3::int[], $4::text[], $5::int[], $6::timestamptz[],
+                         $7::timestamptz[], $8::uuid[], $9::uuid[], $10::text[], $11::text[],
+                         $12::text[], $13::bytea[])
+        WITH ORDINALITY AS n(event_id, stream_version, event_type, schema_version, occurred_at,
+                             recorded_at, correlation_id, causation_id, actor, payload, topic,
+                             message_value, ord)
+), ev AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
+                        occurred_at, recorded_at, correlation_id, causation_id, actor, payload)
+    SELECT event_id, $2, stream_version, event_type, schema_version, occurred_at, recorded_at,
+           correlation_id, causation_id, actor, payload::jsonb
+    FROM new ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), ob AS (
+    INSERT INTO outbox (event_id, topic, message_key, message_value)
+    SELECT event_id, topic, $2, message_value
+    FROM new WHERE event_id IN (SELECT event_id FROM ev) ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+SELECT array(SELECT event_id FROM ev) AS events, array(SELECT event_id FROM ob) AS outbox
+"""
+
+
+async def _undo_and_raise(
+    conn: Connection,
+    envelopes: Sequence[Envelope],
+    inserted_events: list[uuid.UUID],
+    inserted_outbox: list[uuid.UUID],
+    expected_version: int,
+) -> NoReturn:
+    """Some row conflicted: take back the rows this append did insert (all or nothing, as a
+    failed statement would be, while the caller's transaction stays usable) and say why. An
+    event id already stored is a duplicate whatever else clashed, as it was when the unique
+    violation decided: the event id's index is checked before the stream version's."""
+    if inserted_outbox:
+        await conn.execute("DELETE FROM outbox WHERE event_id = ANY($1::uuid[])", inserted_outbox)
+    if inserted_events:
+        await conn.execute("DELETE FROM events WHERE event_id = ANY($1::uuid[])", inserted_events)
+    ids = [e.event_id for e in envelopes]
+    duplicate = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ANY($1::uuid[]))
+               OR EXISTS (SELECT 1 FROM outbox WHERE event_id = ANY($1::uuid[]))""",
+        ids,
+    )
+    if duplicate:
+        raise DuplicateEvent(f"an event among {', '.join(map(str, ids))} is already stored")
+    raise ConcurrencyConflict(envelopes[0].stream_id, expected_version)
 
 
 async def append_at_end(

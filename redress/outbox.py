@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from redress.db import listen_locally
 from redress.eventstore import OUTBOX_CHANNEL
 from redress.kafka import cluster_id, new_producer
 from redress.logging import get_logger
@@ -83,15 +84,21 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             self.is_leader = True
             wake = asyncio.Event()
+            # appends in other processes (replicas) wake it over LISTEN; this process's own
+            # appends call it directly and send no NOTIFY while it leads (`listen_locally`)
             await conn.add_listener(OUTBOX_CHANNEL, lambda *_: wake.set())
-            producer = new_producer(self.bootstrap_servers, f"redress-{self.service}-relay")
-            await producer.start()
-            self.connected = True
+            stop_local = listen_locally(OUTBOX_CHANNEL, self.schema, wake.set)
             try:
-                await self._relay(producer, wake)
+                producer = new_producer(self.bootstrap_servers, f"redress-{self.service}-relay")
+                await producer.start()
+                self.connected = True
+                try:
+                    await self._relay(producer, wake)
+                finally:
+                    self.connected = False
+                    await producer.stop()
             finally:
-                self.connected = False
-                await producer.stop()
+                stop_local()
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):

@@ -131,3 +131,40 @@ async def test_the_relay_is_woken_once_the_append_commits_and_not_for_a_rollback
         assert heard.empty()
     finally:
         await listener.close()
+
+
+async def test_a_refused_append_stores_none_of_its_events_and_leaves_the_transaction_usable(
+    pool: asyncpg.Pool,
+) -> None:
+    """The second event of an append clashes: neither event nor outbox row of the append is
+    kept (all or nothing), and the caller's transaction carries on to commit its other work."""
+    taken = events(f"s-{uuid.uuid4()}", 0, 1)
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", taken, expected_version=0)
+    stream = f"s-{uuid.uuid4()}"
+    clashing = events(stream, 0, 2)
+    clashing[1] = clashing[1].model_copy(update={"event_id": taken[0].event_id})
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(eventstore.DuplicateEvent):
+            await eventstore.append(conn, "test", clashing, expected_version=0)
+        after = events(f"s-{uuid.uuid4()}", 0, 1)
+        await eventstore.append(conn, "test", after, expected_version=0)
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", stream) == 0
+    stored = await pool.fetch("SELECT event_id FROM outbox ORDER BY position")
+    assert [r["event_id"] for r in stored] == [taken[0].event_id, after[0].event_id]
+
+
+async def test_a_version_clash_is_a_conflict_and_the_transaction_carries_on(
+    pool: asyncpg.Pool,
+) -> None:
+    stream = f"s-{uuid.uuid4()}"
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", events(stream, 0, 2), expected_version=0)
+    late = events(stream, 1, 2)  # written from version 1: its first event clashes
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(eventstore.ConcurrencyConflict):
+            await eventstore.append(conn, "test", late, expected_version=1)
+        assert await eventstore.stream_version(conn, stream) == 2
+        await eventstore.append(conn, "test", events(stream, 2, 1), expected_version=2)
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", stream) == 3
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", stream) == 3

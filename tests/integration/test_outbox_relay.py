@@ -132,3 +132,33 @@ async def test_only_one_relay_per_service_publishes(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_appends_beside_the_leading_relay_wake_it_without_a_notify(
+    stack: Stack, schema_and_pool: tuple[str, asyncpg.Pool], test_topic: str
+) -> None:
+    """While this process's relay leads, its appends wake it directly: the relay publishes and
+    PostgreSQL's notification queue hears nothing of them. Once it has stopped, appends notify
+    again, for a relay in another process."""
+    schema, pool = schema_and_pool
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(stack.dsn)
+    await listener.add_listener(eventstore.OUTBOX_CHANNEL, lambda *a: heard.put_nowait(a[3]))
+    try:
+        relay = relay_for(stack, schema, pool)
+        relay.idle_wait = 60  # only a wake-up gets it to publish promptly
+        quiet = f"quiet-{uuid.uuid4()}"
+        async with running(relay):
+            await eventually(lambda: _true(relay.connected), what="relay leads")
+            await asyncio.sleep(0.2)  # past its first look at the (empty) outbox
+            ids = await append_things(pool, quiet, 1)
+            await eventually(
+                lambda: pool.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"),
+                what="published on the local wake-up",
+            )
+        assert await keyed(stack, test_topic, quiet, 1) == ids
+        loud = f"loud-{uuid.uuid4()}"
+        await append_things(pool, loud, 1)
+        assert await asyncio.wait_for(heard.get(), 30) == loud
+    finally:
+        await listener.close()
