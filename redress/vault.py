@@ -379,15 +379,16 @@ class Vault:
     async def _key_for_sealing(
         self, conn: Connection, person_id: uuid.UUID
     ) -> tuple[uuid.UUID | None, bytes | None]:
+        await self._ensure_person(conn, person_id)
         row = await conn.fetchrow(
             "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", person_id
         )
-        if row is None:
-            await self._ensure_person(conn, person_id)
-            row = await conn.fetchrow(
-                "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", person_id
-            )
-            assert row is not None
+        assert row is not None
+        return self._sealing_key(row)
+
+    def _sealing_key(self, row: asyncpg.Record) -> tuple[uuid.UUID | None, bytes | None]:
+        """Read from the person's row each time, never from the cache: a key erased by another
+        process a moment ago must not seal anything new."""
         if row["wrapped_key"] is None:
             return None, None
         return row["key_id"], self._unwrap(row["key_id"], bytes(row["wrapped_key"]))
@@ -442,7 +443,12 @@ class Vault:
 
     # events
 
-    async def _person_of(self, conn: Connection, envelope: Envelope) -> uuid.UUID:
+    async def _person_and_key(
+        self, conn: Connection, envelope: Envelope
+    ) -> tuple[uuid.UUID, uuid.UUID | None, bytes | None]:
+        """Whose the event is and their key, in one round trip: the payload's person, else the
+        person recorded for its case, submission or stream (in that order), else a new one;
+        the event's subjects are recorded for them as it goes."""
         payload = envelope.payload
         subjects = [
             (str(payload[k]), kind)
@@ -450,22 +456,19 @@ class Vault:
             if payload.get(k) is not None
         ]
         subjects.append((envelope.stream_id, "stream"))
-        if payload.get("person_id"):
-            person_id = uuid.UUID(str(payload["person_id"]))
-        else:
-            found = await conn.fetchval(
-                """SELECT person_id FROM vault.subjects WHERE subject_id = ANY($1::text[])
-                   ORDER BY array_position($1::text[], subject_id) LIMIT 1""",
-                [s for s, _ in subjects],
-            )
-            # personal text on a stream nobody has claimed yet gets a person of its own
-            person_id = found if found is not None else uuid.uuid4()
-        await conn.executemany(
-            """INSERT INTO vault.subjects (subject_id, kind, person_id) VALUES ($1, $2, $3)
-               ON CONFLICT (subject_id) DO NOTHING""",
-            [(s, kind, person_id) for s, kind in subjects],
+        given = payload.get("person_id")
+        row = await conn.fetchrow(
+            _PERSON_AND_KEY,
+            uuid.UUID(str(given)) if given else None,
+            [s for s, _ in subjects],
+            [kind for _, kind in subjects],
+            uuid.uuid4(),  # personal text on a stream nobody has claimed yet: a new person
         )
-        return person_id
+        assert row is not None
+        person_id: uuid.UUID = row["person_id"]
+        if row["key_id"] is None:  # no key made for this person yet
+            return person_id, *await self._key_for_sealing(conn, person_id)
+        return person_id, *self._sealing_key(row)
 
     async def seal(self, conn: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes as they may be stored and published: personal fields sealed."""
@@ -477,8 +480,7 @@ class Vault:
             if not extract(env.payload, personal_paths(env.event_type)):
                 out.append(env)
                 continue
-            person_id = await self._person_of(conn, env)
-            key_id, key = await self._key_for_sealing(conn, person_id)
+            person_id, key_id, key = await self._person_and_key(conn, env)
             payload = seal_payload(
                 env.event_type,
                 env.event_id,
@@ -560,6 +562,25 @@ class Vault:
         self.cache.forget_person(person_id)
         return bool(erased_now)
 
+
+#: $1 the payload's person (or NULL), $2/$3 the event's subjects and their kinds in order of
+#: precedence, $4 a fresh person id for when nobody is known
+_PERSON_AND_KEY = """
+WITH chosen AS (
+    SELECT coalesce(
+        $1::uuid,
+        (SELECT person_id FROM vault.subjects WHERE subject_id = ANY($2::text[])
+         ORDER BY array_position($2::text[], subject_id) LIMIT 1),
+        $4::uuid) AS person_id
+), claimed AS (
+    INSERT INTO vault.subjects (subject_id, kind, person_id)
+    SELECT s.subject_id, s.kind, chosen.person_id
+    FROM unnest($2::text[], $3::text[]) AS s(subject_id, kind), chosen
+    ON CONFLICT (subject_id) DO NOTHING
+)
+SELECT chosen.person_id, people.key_id, people.wrapped_key
+FROM chosen LEFT JOIN vault.people ON people.person_id = chosen.person_id
+"""
 
 _current: Vault | None = None
 

@@ -147,6 +147,46 @@ async def test_after_erasure_reads_give_placeholders_and_new_text_is_never_kept(
     assert name not in raw and json.loads(raw)[SEALED]["ciphertext"] is None
 
 
+async def test_a_key_erased_by_another_process_never_seals_anything_new(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault, stack: Stack
+) -> None:
+    """This process has the person's key in its cache (it has just read their events) when
+    another process erases them: what this process writes about them next is kept erased."""
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    person = await the_vault.person_for_contact(conn, email=email, phone=None)
+    first = submission(person, name, email)
+    await store(conn, first, f"submission-{first.submission_id}")
+    await eventstore.load_stream(conn, f"submission-{first.submission_id}")  # key now cached
+    elsewhere = vault.Vault(vault.master_key(stack.data_dir))  # another process, same master
+    async with conn.transaction():
+        assert await elsewhere.destroy_key(conn, person, reason="request", now=NOW)
+    later = submission(person, name, email)
+    await store(conn, later, f"submission-{later.submission_id}")
+    raw = await conn.fetchval(
+        "SELECT payload::text FROM events WHERE stream_id = $1",
+        f"submission-{later.submission_id}",
+    )
+    assert name not in raw and json.loads(raw)[SEALED]["ciphertext"] is None
+
+
+async def test_personal_text_on_an_unclaimed_stream_gets_one_new_person_for_the_stream(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    case_id = uuid.uuid4()
+    stream = f"c-{case_id}"
+    await store(conn, ev.CaseClosed(case_id=case_id, reason="Ada Lovelace is happy"), stream)
+    await store(conn, ev.CaseClosed(case_id=case_id, reason="Ada Lovelace again"), stream)
+    rows = await conn.fetch("SELECT payload FROM events WHERE stream_id = $1", stream)
+    people = {r["payload"][SEALED]["person_id"] for r in rows}
+    assert len(people) == 1 and all(r["payload"][SEALED]["ciphertext"] for r in rows)
+    (person,) = people
+    record = await the_vault.person(conn, uuid.UUID(person))
+    assert record is not None and record.case_ids == [case_id] and record.streams == [stream]
+    back = await eventstore.load_stream(conn, stream)
+    assert [e.payload["reason"] for e in back] == ["Ada Lovelace is happy", "Ada Lovelace again"]
+
+
 class Seen:
     def __init__(self) -> None:
         self.payloads: list[FeedbackSubmitted] = []
