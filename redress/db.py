@@ -102,9 +102,11 @@ def listen_locally(channel: str, schema: str, wake: Callable[[], None]) -> Calla
 class Wakeups:
     """One pool's wake-ups after commit. A listener in this process (`listen_locally`) is
     called directly. Otherwise a NOTIFY goes out, but at most one per channel per ``window``
-    seconds: the first commit after a quiet spell notifies at once (no added latency), commits
-    within the window after it are covered by one NOTIFY sent when the window ends (from a
-    connection borrowed from the pool), carrying the latest payload."""
+    seconds: a commit more than a window after the last NOTIFY sends one at once (no added
+    latency); a commit within the window is owed one, sent by the first commit after the
+    window or, if none comes, from a connection borrowed from the pool when it ends. Borrowing
+    can wait while every connection is busy, so the committing connections come first: under
+    load they are the ones that keep the wake-ups flowing."""
 
     def __init__(
         self, schema: str, window: float = 0.02, clock: Callable[[], float] = time.monotonic
@@ -115,7 +117,7 @@ class Wakeups:
         self.pool: asyncpg.Pool | None = None
         self._last_sent: dict[str, float] = {}
         self._owed: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: dict[str, asyncio.Task[None]] = {}
 
     async def committed(self, conn: Any, channel: str, payload: str) -> None:
         listeners = _local_listeners.get((channel, self.schema))
@@ -123,28 +125,33 @@ class Wakeups:
             for wake in list(listeners):
                 wake()
             return
-        if channel in self._owed:  # a NOTIFY is already due at the end of the window
-            self._owed[channel] = payload
-            return
-        now = self.clock()
-        since = now - self._last_sent.get(channel, -self.window)
+        since = self.clock() - self._last_sent.get(channel, -self.window)
         if since >= self.window or self.pool is None:
-            self._last_sent[channel] = now
-            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+            await self._send(conn, channel, payload)
             return
         self._owed[channel] = payload
-        task = asyncio.get_running_loop().create_task(self._later(channel, self.window - since))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if channel not in self._timers:
+            task = asyncio.get_running_loop().create_task(
+                self._later(channel, self.window - since)
+            )
+            self._timers[channel] = task
+            task.add_done_callback(lambda _: self._timers.pop(channel, None))
+
+    async def _send(self, conn: Any, channel: str, payload: str) -> None:
+        self._last_sent[channel] = self.clock()
+        self._owed.pop(channel, None)
+        await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     async def _later(self, channel: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        payload = self._owed.pop(channel)
-        self._last_sent[channel] = self.clock()
+        if channel not in self._owed:  # a commit after the window has sent it already
+            return
         assert self.pool is not None
         with contextlib.suppress(Exception):  # the pool closed: the listener's poll covers it
             async with self.pool.acquire() as conn:
-                await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+                payload = self._owed.get(channel)
+                if payload is not None:
+                    await self._send(conn, channel, payload)
 
 
 class NotifyingConnection(asyncpg.Connection):

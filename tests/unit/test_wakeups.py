@@ -40,8 +40,8 @@ def wakeups(window: float = 0.01) -> tuple[Wakeups, Recorder, Clock]:
 
 
 async def settle(w: Wakeups) -> None:
-    while w._tasks:
-        await asyncio.gather(*w._tasks)
+    while w._timers:
+        await asyncio.gather(*w._timers.values())
 
 
 async def test_the_first_commit_after_a_quiet_spell_notifies_at_once() -> None:
@@ -51,7 +51,7 @@ async def test_the_first_commit_after_a_quiet_spell_notifies_at_once() -> None:
     clock.now += 1
     await w.committed(conn, "ch", "b")
     assert conn.sent == [("ch", "a"), ("ch", "b")]
-    assert not w._tasks
+    assert not w._timers
 
 
 async def test_commits_within_the_window_share_one_later_notify_with_the_latest_payload() -> None:
@@ -63,6 +63,32 @@ async def test_commits_within_the_window_share_one_later_notify_with_the_latest_
     assert conn.sent == [("ch", "a")]  # nothing more yet: one is owed
     await settle(w)
     assert conn.sent == [("ch", "a"), ("ch", "d")]
+
+
+async def test_a_commit_after_the_window_sends_what_is_owed_without_waiting_for_the_pool() -> None:
+    """While every connection of the pool is busy, the owed NOTIFY cannot borrow one: the next
+    commit after the window sends it from its own connection, and nothing more goes out."""
+    w, conn, clock = wakeups(window=0.01)
+    busy = asyncio.Lock()
+    await busy.acquire()
+
+    @contextlib.asynccontextmanager
+    async def exhausted() -> AsyncIterator[Recorder]:
+        async with busy:
+            yield conn
+
+    conn.acquire = exhausted  # type: ignore[method-assign]
+    await w.committed(conn, "ch", "a")
+    clock.now += 0.001
+    await w.committed(conn, "ch", "b")
+    await asyncio.sleep(0.05)  # the window has passed: the owed one waits for a connection
+    assert conn.sent == [("ch", "a")]
+    clock.now += 1
+    await w.committed(conn, "ch", "c")
+    assert conn.sent == [("ch", "a"), ("ch", "c")]
+    busy.release()
+    await settle(w)
+    assert conn.sent == [("ch", "a"), ("ch", "c")]
 
 
 async def test_channels_are_coalesced_separately() -> None:
