@@ -131,9 +131,7 @@ class Wakeups:
             return
         self._owed[channel] = payload
         if channel not in self._timers:
-            task = asyncio.get_running_loop().create_task(
-                self._later(channel, self.window - since)
-            )
+            task = asyncio.get_running_loop().create_task(self._later(channel, self.window - since))
             self._timers[channel] = task
             task.add_done_callback(lambda _: self._timers.pop(channel, None))
 
