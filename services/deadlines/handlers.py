@@ -33,27 +33,44 @@ def stream(case_id: uuid.UUID) -> str:
     return f"deadlines-{case_id}"
 
 
-async def load(conn: Connection, case_id: uuid.UUID) -> CaseDeadlines:
-    state = await store.case_facts(conn, case_id)
-    for envelope in await eventstore.load_stream(conn, stream(case_id)):
+async def load(
+    conn: Connection, case_id: uuid.UUID, organisation_id: str | None = None
+) -> tuple[CaseDeadlines, store.OrganisationSettings, bool]:
+    """The case's deadlines aggregate, its organisation's settings (``organisation_id``'s when
+    the case facts do not name one yet) and whether events wait parked for it: one query."""
+    found = await store.case_record(conn, case_id, stream(case_id), organisation_id)
+    state = found.facts
+    the_vault = vault.current()
+    for row in found.events:
+        envelope = await the_vault.open(conn, eventstore.row_to_envelope(row))
         state = evolve(state, decode_payload(envelope))
-    return state
+    settings = store.settings_from(found.organisation, deadline_settings.current().default_nation)
+    return state, settings, found.parked
 
 
-#: what a batch's events keep of each case's deadlines and each organisation's settings, so
-#: that the next event of the batch about them reads nothing (`EventContext.batch`)
+#: what a batch's events keep of each case's deadlines, whether events wait parked for it, and
+#: each organisation's settings, so that the next event of the batch about them reads nothing
+#: (`EventContext.batch`)
 _CASES = "deadlines.cases"
+_PARKED = "deadlines.parked"
 _ORGANISATIONS = "deadlines.organisations"
 
 
-async def _case(ctx: EventContext, case_id: uuid.UUID) -> CaseDeadlines:
+async def _case(
+    ctx: EventContext, case_id: uuid.UUID, organisation_id: str | None
+) -> CaseDeadlines:
     """The case's deadlines as `load` reads them, or as an earlier event of this transaction
     left them. A concurrent writer to the stream makes the append fail on its version, and
     the event is applied again on its own, from what is stored."""
     cases: dict[uuid.UUID, CaseDeadlines] = ctx.batch.setdefault(_CASES, {})
     state = cases.get(case_id)
     if state is None:
-        state = cases[case_id] = await load(ctx.conn, case_id)
+        state, settings, parked = await load(ctx.conn, case_id, organisation_id)
+        cases[case_id] = state
+        ctx.batch.setdefault(_PARKED, {})[case_id] = parked
+        ctx.batch.setdefault(_ORGANISATIONS, {})[
+            state.organisation_id if state.opened else organisation_id
+        ] = settings
     return state
 
 
@@ -72,19 +89,23 @@ async def _organisation(
 async def on_case_event(ctx: EventContext) -> None:
     case_id = getattr(ctx.payload, "case_id", None)
     assert isinstance(case_id, uuid.UUID)
-    state = await _case(ctx, case_id)
-    if not state.opened and not isinstance(ctx.payload, CaseOpened):
+    opening = ctx.payload if isinstance(ctx.payload, CaseOpened) else None
+    state = await _case(ctx, case_id, opening.organisation_id if opening else None)
+    parked: dict[uuid.UUID, bool] = ctx.batch.setdefault(_PARKED, {})
+    if not state.opened and opening is None:
         # a case event ahead of its case: keep it and apply it, in order, once the case opens;
         # kept sealed, as it came, so the parked copy holds no personal data in clear
         (sealed,) = await vault.current().seal(ctx.conn, [ctx.envelope])
         await store.park(ctx.conn, case_id, sealed.model_dump(mode="json"))
+        parked[case_id] = True
         ctx.log.warning("case event before CaseOpened; parked", event_type=ctx.envelope.event_type)
         return
     state = await _apply(ctx, state, ctx.envelope, ctx.payload)
-    if isinstance(ctx.payload, CaseOpened):
-        for parked in await store.unpark(ctx.conn, case_id):
-            envelope = await vault.current().open(ctx.conn, Envelope.model_validate(parked))
+    if opening is not None and parked.get(case_id, True):
+        for kept in await store.unpark(ctx.conn, case_id):
+            envelope = await vault.current().open(ctx.conn, Envelope.model_validate(kept))
             state = await _apply(ctx, state, envelope, decode_payload(envelope))
+        parked[case_id] = False
 
 
 async def _apply(

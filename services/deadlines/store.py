@@ -3,6 +3,7 @@ case facts the rules need, organisations' calendars, and parked case events."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -68,33 +69,115 @@ async def organisation(
     row = None
     if organisation_id is not None:
         row = await conn.fetchrow(
-            "SELECT * FROM organisation_calendars WHERE organisation_id = $1", organisation_id
+            """SELECT nation, closure_days, reminder_working_days, stricter_timescales
+               FROM organisation_calendars WHERE organisation_id = $1""",
+            organisation_id,
         )
     if row is None:
-        return OrganisationSettings(WorkingDayCalendar(nation=default_nation), 2, ())
-    return OrganisationSettings(
-        WorkingDayCalendar(
-            nation=Nation(row["nation"]), closure_days=frozenset(row["closure_days"])
-        ),
-        row["reminder_working_days"],
-        tuple(TimescaleOverride.model_validate(o) for o in row["stricter_timescales"]),
+        return settings_from(None, default_nation)
+    return settings_from(tuple(row.values()), default_nation)
+
+
+#: parsed settings by the row they came from: the row is read with every event (so a change
+#: made through any replica counts at once), but parsed only when it differs from the last
+_parsed: dict[tuple[Any, ...], OrganisationSettings] = {}
+
+
+def settings_from(row: tuple[Any, ...] | None, default_nation: Nation) -> OrganisationSettings:
+    """An organisation's settings from its row (nation, closure days, reminder days, stricter
+    timescales), or the defaults when it has none."""
+    key = (default_nation,) if row is None else _hashable(row)
+    found = _parsed.get(key)
+    if found is not None:
+        return found
+    if row is None:
+        found = OrganisationSettings(WorkingDayCalendar(nation=default_nation), 2, ())
+    else:
+        nation, closure_days, reminder_working_days, stricter = row
+        found = OrganisationSettings(
+            WorkingDayCalendar(nation=Nation(nation), closure_days=frozenset(closure_days)),
+            reminder_working_days,
+            tuple(TimescaleOverride.model_validate(o) for o in stricter),
+        )
+    if len(_parsed) >= 1024:
+        _parsed.clear()
+    _parsed[key] = found
+    return found
+
+
+def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    nation, closure_days, reminder_working_days, stricter = row
+    return (
+        nation,
+        tuple(closure_days),
+        reminder_working_days,
+        json.dumps(stricter, sort_keys=True),
     )
 
 
 # -- case facts and parked events ----------------------------------------------------------
 
 
-async def case_facts(conn: Connection, case_id: uuid.UUID) -> CaseDeadlines:
-    row = await conn.fetchrow("SELECT * FROM deadline_cases WHERE case_id = $1", case_id)
-    if row is None:
-        return CaseDeadlines()
-    return CaseDeadlines(
-        case_id=row["case_id"],
-        organisation_id=row["organisation_id"],
-        procedure=Procedure(row["procedure"]),
-        kind=FeedbackKind(row["kind"]),
-        received_at=row["received_at"],
+@dataclass(frozen=True)
+class CaseRecord:
+    """What handling one case event needs, read in one round trip: the case facts, the case's
+    deadline events (rows of the event store), its organisation's settings row and whether
+    events wait parked for it."""
+
+    facts: CaseDeadlines
+    events: list[asyncpg.Record]
+    organisation: tuple[Any, ...] | None
+    parked: bool
+
+
+async def case_record(
+    conn: Connection, case_id: uuid.UUID, stream_id: str, organisation_id: str | None
+) -> CaseRecord:
+    """``organisation_id`` is whose settings to read when the case facts do not say yet (the
+    CaseOpened being handled names it)."""
+    rows = await conn.fetch(
+        """SELECT c.case_id AS c_case_id, c.organisation_id AS c_organisation_id,
+                  c.procedure AS c_procedure, c.kind AS c_kind, c.received_at AS c_received_at,
+                  o.organisation_id AS o_organisation_id, o.nation AS o_nation,
+                  o.closure_days AS o_closure_days,
+                  o.reminder_working_days AS o_reminder_working_days,
+                  o.stricter_timescales AS o_stricter_timescales,
+                  EXISTS (SELECT 1 FROM parked_case_events p WHERE p.case_id = $1) AS parked,
+                  e.*
+           FROM (SELECT $1::uuid AS case_id) k
+           LEFT JOIN deadline_cases c ON c.case_id = k.case_id
+           LEFT JOIN organisation_calendars o
+               ON o.organisation_id = coalesce(c.organisation_id, $3)
+           LEFT JOIN events e ON e.stream_id = $2
+           ORDER BY e.stream_version""",
+        case_id,
+        stream_id,
+        organisation_id,
     )
+    first = rows[0]
+    facts = (
+        CaseDeadlines()
+        if first["c_case_id"] is None
+        else CaseDeadlines(
+            case_id=first["c_case_id"],
+            organisation_id=first["c_organisation_id"],
+            procedure=Procedure(first["c_procedure"]),
+            kind=FeedbackKind(first["c_kind"]),
+            received_at=first["c_received_at"],
+        )
+    )
+    organisation = (
+        None
+        if first["o_organisation_id"] is None
+        else (
+            first["o_nation"],
+            first["o_closure_days"],
+            first["o_reminder_working_days"],
+            first["o_stricter_timescales"],
+        )
+    )
+    events = [] if first["event_id"] is None else list(rows)
+    return CaseRecord(facts, events, organisation, first["parked"])
 
 
 async def save_case_facts(conn: Connection, state: CaseDeadlines) -> None:
@@ -135,20 +218,28 @@ async def project(
     settings: OrganisationSettings,
     now: datetime,
 ) -> None:
-    """Apply one deadline event to the queryable table and the timers."""
+    """Apply one deadline event to the queryable table and the timers, in one statement: the
+    deadline's row and its timers change together (a CTE per table), so a case event costs one
+    round trip per deadline it moves."""
     match event:
         case DeadlineSet():
+            kinds, fire_ats = _timers(event.due_on, settings)
             await conn.execute(
-                """INSERT INTO deadlines (deadline_id, case_id, kind, stage, procedure,
-                       counts_from, working_days, due_on, due_at, state, provisional, clause,
-                       explanation, created_at, organisation_id, part_id, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13,
-                       $14, $15, $13)
-                   ON CONFLICT (deadline_id) DO UPDATE SET counts_from = $6,
-                       working_days = $7, due_on = $8, due_at = $9, state = 'pending',
-                       provisional = $10, clause = $11, explanation = $12, procedure = $5,
-                       paused_remaining = NULL, extension_days = 0, met_on = NULL,
-                       updated_at = $13""",
+                """WITH deadline AS (
+                       INSERT INTO deadlines (deadline_id, case_id, kind, stage, procedure,
+                           counts_from, working_days, due_on, due_at, state, provisional,
+                           clause, explanation, created_at, organisation_id, part_id,
+                           updated_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12,
+                           $13, $14, $15, $13)
+                       ON CONFLICT (deadline_id) DO UPDATE SET counts_from = $6,
+                           working_days = $7, due_on = $8, due_at = $9, state = 'pending',
+                           provisional = $10, clause = $11, explanation = $12, procedure = $5,
+                           paused_remaining = NULL, extension_days = 0, met_on = NULL,
+                           updated_at = $13),"""
+                + _SCHEDULE.format(
+                    deadline="$1", case="$2", due_on="$8", now="$13", kinds="$16", fire_ats="$17"
+                ),
                 event.deadline_id,
                 event.case_id,
                 event.kind.value,
@@ -164,49 +255,61 @@ async def project(
                 now,
                 organisation_id,
                 event.part_id,
+                kinds,
+                fire_ats,
             )
-            await schedule(conn, event.deadline_id, event.case_id, event.due_on, settings, now)
         case DeadlineChanged():
+            kinds, fire_ats = _timers(event.due_on, settings)
             await conn.execute(
-                """UPDATE deadlines SET due_on = $2, due_at = $3, provisional = $4,
-                       explanation = $5, extension_days = $6, paused_remaining = NULL,
-                       updated_at = $7
-                   WHERE deadline_id = $1""",
+                """WITH deadline AS (
+                       UPDATE deadlines SET due_on = $3, due_at = $4, provisional = $5,
+                           explanation = $6, extension_days = $7, paused_remaining = NULL,
+                           updated_at = $8
+                       WHERE deadline_id = $1),"""
+                + _SCHEDULE.format(
+                    deadline="$1", case="$2", due_on="$3", now="$8", kinds="$9", fire_ats="$10"
+                ),
                 event.deadline_id,
+                event.case_id,
                 event.due_on,
                 end_of_day(event.due_on),
                 event.provisional,
                 event.explanation,
                 event.extension_days,
                 now,
+                kinds,
+                fire_ats,
             )
-            await schedule(conn, event.deadline_id, event.case_id, event.due_on, settings, now)
         case DeadlinePaused():
             await conn.execute(
-                """UPDATE deadlines SET due_on = NULL, due_at = NULL, paused_remaining = $2,
-                       updated_at = $3 WHERE deadline_id = $1""",
+                """WITH deadline AS (
+                       UPDATE deadlines SET due_on = NULL, due_at = NULL, paused_remaining = $2,
+                           updated_at = $3 WHERE deadline_id = $1)"""
+                + _CANCEL_TIMERS.format(deadline="$1", now="$3"),
                 event.deadline_id,
                 event.remaining_working_days,
                 now,
             )
-            await cancel_timers(conn, event.deadline_id, now)
         case DeadlineMet():
             await conn.execute(
-                "UPDATE deadlines SET state = $2, met_on = $3, updated_at = $4 "
-                "WHERE deadline_id = $1",
+                """WITH deadline AS (
+                       UPDATE deadlines SET state = $2, met_on = $3, updated_at = $4
+                       WHERE deadline_id = $1)"""
+                + _CANCEL_TIMERS.format(deadline="$1", now="$4"),
                 event.deadline_id,
                 "met_late" if event.late else "met",
                 event.met_on,
                 now,
             )
-            await cancel_timers(conn, event.deadline_id, now)
         case DeadlineCancelled():
             await conn.execute(
-                "UPDATE deadlines SET state = 'cancelled', updated_at = $2 WHERE deadline_id = $1",
+                """WITH deadline AS (
+                       UPDATE deadlines SET state = 'cancelled', updated_at = $2
+                       WHERE deadline_id = $1)"""
+                + _CANCEL_TIMERS.format(deadline="$1", now="$2"),
                 event.deadline_id,
                 now,
             )
-            await cancel_timers(conn, event.deadline_id, now)
         case DeadlineMissed():
             await conn.execute(
                 "UPDATE deadlines SET state = 'missed', updated_at = $2 "
@@ -216,48 +319,35 @@ async def project(
             )
 
 
-async def schedule(
-    conn: Connection,
-    deadline_id: uuid.UUID,
-    case_id: uuid.UUID,
-    due_on: date,
-    settings: OrganisationSettings,
-    now: datetime,
-) -> None:
-    """A reminder N working days before, and a breach at the end of the due day. Timers for an
-    earlier due date that have not fired are cancelled."""
-    await conn.execute(
-        """UPDATE timers SET cancelled_at = $3
-           WHERE deadline_id = $1 AND due_on <> $2 AND fired_at IS NULL AND cancelled_at IS NULL""",
-        deadline_id,
-        due_on,
-        now,
-    )
-    timers = [("missed", end_of_day(due_on))]
+# Timers for a (new) due date, the tail of a statement whose first CTE changed the deadline:
+# a reminder N working days before and a breach at the end of the due day; timers for an
+# earlier due date that have not fired are cancelled. The two touch different rows (another
+# due date, this due date), so one statement may do both.
+_SCHEDULE = """
+    earlier AS (
+        UPDATE timers SET cancelled_at = {now}
+        WHERE deadline_id = {deadline} AND due_on <> {due_on} AND fired_at IS NULL
+          AND cancelled_at IS NULL)
+    INSERT INTO timers (deadline_id, case_id, kind, due_on, fire_at)
+    SELECT {deadline}, {case}, t.kind, {due_on}, t.fire_at
+    FROM unnest({kinds}::text[], {fire_ats}::timestamptz[]) AS t(kind, fire_at)
+    ON CONFLICT (deadline_id, kind, due_on)
+    DO UPDATE SET cancelled_at = NULL WHERE timers.fired_at IS NULL"""
+
+# the tail of a statement that ended a deadline's clock: its timers that have not fired go
+_CANCEL_TIMERS = """
+    UPDATE timers SET cancelled_at = {now}
+    WHERE deadline_id = {deadline} AND fired_at IS NULL AND cancelled_at IS NULL"""
+
+
+def _timers(due_on: date, settings: OrganisationSettings) -> tuple[list[str], list[datetime]]:
+    """The timers a deadline due on ``due_on`` gets: (kinds, when each fires)."""
+    kinds, fire_ats = ["missed"], [end_of_day(due_on)]
     if settings.reminder_working_days > 0:
         remind = settings.calendar.subtract_working_days(due_on, settings.reminder_working_days)
-        timers.append(("approaching", start_of(remind)))
-    for kind, fire_at in timers:
-        await conn.execute(
-            """INSERT INTO timers (deadline_id, case_id, kind, due_on, fire_at)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (deadline_id, kind, due_on)
-               DO UPDATE SET cancelled_at = NULL WHERE timers.fired_at IS NULL""",
-            deadline_id,
-            case_id,
-            kind,
-            due_on,
-            fire_at,
-        )
-
-
-async def cancel_timers(conn: Connection, deadline_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        """UPDATE timers SET cancelled_at = $2
-           WHERE deadline_id = $1 AND fired_at IS NULL AND cancelled_at IS NULL""",
-        deadline_id,
-        now,
-    )
+        kinds.append("approaching")
+        fire_ats.append(start_of(remind))
+    return kinds, fire_ats
 
 
 # -- queries --------------------------------------------------------------------------------

@@ -13,7 +13,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts import CaseOpened, EventPayload, decode_envelope, encode_envelope, new_envelope
+from contracts import (
+    CaseOpened,
+    EventPayload,
+    Nation,
+    OrganisationConfigured,
+    decode_envelope,
+    encode_envelope,
+    new_envelope,
+)
 from contracts import case_events as ev
 from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.db import create_pool
@@ -237,3 +245,89 @@ async def test_a_case_event_before_its_case_is_parked_not_dropped(deadlines: Dea
         "DeadlineChanged",
     ]
     assert await deadlines.pool.fetchval("SELECT count(*) FROM parked_case_events") == 0
+
+
+async def timers(pool: asyncpg.Pool, case_id: uuid.UUID) -> list[tuple[str, str, str, bool]]:
+    """(deadline kind, timer kind, due date, live) of each timer of the case."""
+    rows = await pool.fetch(
+        """SELECT d.kind, t.kind AS timer, t.due_on::text AS due_on,
+                  t.cancelled_at IS NULL AND t.fired_at IS NULL AS live
+           FROM timers t JOIN deadlines d USING (deadline_id)
+           WHERE t.case_id = $1 ORDER BY 1, 2, 3""",
+        case_id,
+    )
+    return [(r["kind"], r["timer"], r["due_on"], r["live"]) for r in rows]
+
+
+async def test_settings_changed_elsewhere_count_for_the_next_case(deadlines: Deadlines) -> None:
+    """Another replica may have applied the organisation's change (a consumer group splits the
+    organisation topic between replicas): the next case must count on it all the same."""
+    org = OrganisationConfigured(
+        organisation_id="org", name="Org", nation=Nation.ENGLAND, default_procedure="lgsco"
+    )
+    assert await deadlines.deliver(org, "organisation-org", london(2026, 3, 1)) == "applied"
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await deadlines.deliver(opened(first, london(2026, 3, 2)), f"case-{first}", london(2026, 3, 2))
+    assert await timers(deadlines.pool, first) == [
+        ("acknowledgement", "approaching", "2026-03-09", True),
+        ("acknowledgement", "missed", "2026-03-09", True),
+        ("response", "approaching", "2026-03-23", True),
+        ("response", "missed", "2026-03-23", True),
+    ]
+    # what the other replica's handler wrote: no reminders, and closed on Monday 9 March
+    await deadlines.pool.execute(
+        """UPDATE organisation_calendars SET reminder_working_days = 0,
+               closure_days = '{2026-03-09}' WHERE organisation_id = 'org'"""
+    )
+    await deadlines.deliver(
+        opened(second, london(2026, 3, 2)), f"case-{second}", london(2026, 3, 2)
+    )
+    assert await timers(deadlines.pool, second) == [
+        ("acknowledgement", "missed", "2026-03-10", True),  # 5 working days, skipping the 9th
+        ("response", "missed", "2026-03-24", True),
+    ]
+
+
+async def test_a_case_opened_and_acknowledged_in_one_transaction(deadlines: Deadlines) -> None:
+    """A poll's events applied in one transaction (`process_batch`) see each other's writes:
+    the acknowledgement meets the deadline its CaseOpened set a moment before."""
+    case_id = uuid.uuid4()
+    messages = []
+    for payload, at in (
+        (opened(case_id, london(2026, 3, 2)), london(2026, 3, 2)),
+        (
+            ev.CaseAcknowledged(
+                case_id=case_id,
+                stage=1,
+                acknowledged_on=london(2026, 3, 3).date(),
+                points=[{"point_id": "1", "text": "x"}],  # type: ignore[list-item]
+                outcomes_sought=["y"],
+            ),
+            london(2026, 3, 3),
+        ),
+    ):
+        env = new_envelope(
+            payload,
+            stream_id=f"case-{case_id}",
+            stream_version=len(messages) + 1,
+            occurred_at=at,
+            actor="test",
+            correlation_id=uuid.uuid4(),
+        )
+        messages.append(RawMessage("redress.case.v1", 0, len(messages), None, encode_envelope(env)))
+    assert await deadlines.consumer.process_batch(messages) == ["applied", "applied"]
+    assert await deadlines.events(case_id) == [
+        "DeadlineSet",
+        "DeadlineSet",
+        "DeadlineMet",
+        "DeadlineChanged",
+    ]
+    assert await timers(deadlines.pool, case_id) == [
+        ("acknowledgement", "approaching", "2026-03-09", False),
+        ("acknowledgement", "missed", "2026-03-09", False),
+        # the response's clock now runs from the acknowledgement: the first date's timers go
+        ("response", "approaching", "2026-03-17", True),
+        ("response", "approaching", "2026-03-23", False),
+        ("response", "missed", "2026-03-17", True),
+        ("response", "missed", "2026-03-23", False),
+    ]

@@ -130,10 +130,10 @@ async def test_a_batch_with_cases_kept_in_memory_equals_one_event_at_a_time(
     loads = 0
     real_load = handlers.load
 
-    async def counted(conn: Any, case_id: uuid.UUID) -> Any:
+    async def counted(conn: Any, case_id: uuid.UUID, *more: Any) -> Any:
         nonlocal loads
         loads += 1
-        return await real_load(conn, case_id)
+        return await real_load(conn, case_id, *more)
 
     monkeypatch.setattr(handlers, "load", counted)
     messages = [RawMessage(t, 0, i, None, v) for i, (t, v) in enumerate(_log())]
