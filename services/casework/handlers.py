@@ -29,7 +29,6 @@ from services.casework import settings, store
 from services.casework.domain import case as domain
 from services.casework.domain.commands import OpenCase, RecordCorrespondence, Rejection
 from services.casework.domain.decide import decide
-from services.casework.organisations import procedure_for
 
 _LONDON = ZoneInfo("Europe/London")
 
@@ -45,19 +44,18 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
         ctx.log.info("case already open for this submission", reference=state.reference)
         return
     year = submission.received_at.astimezone(_LONDON).year
-    number = await store.next_reference_number(
-        ctx.conn, domain.REFERENCE_PREFIX[submission.kind], year
+    number, configured = await store.next_reference_and_procedure(
+        ctx.conn,
+        domain.REFERENCE_PREFIX[submission.kind],
+        year,
+        submission.organisation_id,
+        submission.service_area,
     )
     command = OpenCase(
         today=ctx.now.astimezone(_LONDON).date(),
         case_id=case_id,
         reference=domain.format_reference(submission.kind, year, number),
-        procedure=await procedure_for(
-            ctx.conn,
-            submission.organisation_id,
-            submission.service_area,
-            Procedure(settings.current().default_procedure),
-        ),
+        procedure=Procedure(configured or settings.current().default_procedure),
         submission=submission,
     )
     decision = decide(state, command)
@@ -65,10 +63,9 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
         ctx.log.info("open case rejected", reason=decision.reason)
         return
     new_state = await _append(ctx, stream, state, decision)
-    for payload in decision:
-        if isinstance(payload, CaseOpened):
-            await store.insert_case(ctx.conn, payload, opened_at=ctx.now, version=1)
-    await store.save_view(ctx.conn, new_state, updated_at=ctx.now)
+    opened = decision[0]  # the case opens first; evidence the submission carried follows
+    assert isinstance(opened, CaseOpened)
+    await store.open_case(ctx.conn, opened, new_state, opened_at=ctx.now)
     ctx.log.info("case opened", reference=command.reference, case_id=str(case_id))
 
 

@@ -210,17 +210,3 @@ async def ward_for(conn: Connection, organisation_id: str, postcode: str | None)
         candidates,
     )
     return row["ward"] if row else None
-
-
-async def procedure_for(
-    conn: Connection, organisation_id: str, service_area: str | None, fallback: Procedure
-) -> Procedure:
-    row = await conn.fetchrow(
-        "SELECT default_procedure, procedures_by_service FROM organisations "
-        "WHERE organisation_id = $1",
-        organisation_id,
-    )
-    if row is None:
-        return fallback
-    by_service: dict[str, str] = row["procedures_by_service"]
-    return Procedure(by_service.get(service_area or "", row["default_procedure"]))

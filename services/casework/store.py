@@ -15,61 +15,34 @@ from services.casework.domain.case import Case
 from services.casework.view import case_view
 
 
-async def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
-    number = await conn.fetchval(
-        """INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
-           ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
-           RETURNING last""",
+async def next_reference_and_procedure(
+    conn: Connection, prefix: str, year: int, organisation_id: str, service_area: str | None
+) -> tuple[int, str | None]:
+    """The next reference number of the year for this prefix, and the procedure the
+    organisation configured for the service area (None when it is not configured): one round
+    trip for the two things opening a case needs from the database."""
+    row = await conn.fetchrow(
+        """WITH counter AS (
+               INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
+               ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
+               RETURNING last)
+           SELECT counter.last,
+                  coalesce(o.procedures_by_service ->> $4::text, o.default_procedure) AS procedure
+           FROM counter LEFT JOIN organisations o ON o.organisation_id = $3""",
         prefix,
         year,
+        organisation_id,
+        service_area or "",
     )
-    return int(number)
+    assert row is not None
+    return int(row["last"]), row["procedure"]
 
 
-async def insert_case(
-    conn: Connection, opened: CaseOpened, *, opened_at: datetime, version: int
-) -> None:
-    """The view row for a new case, in one statement; `save_view` keeps it current after
-    every command."""
-    await conn.execute(
-        """INSERT INTO cases (case_id, reference, submission_id, kind, channel, organisation_id,
-               service_area, procedure, stage, status, received_at, opened_at, complainant_name,
-               summary, version, updated_at, complainant_email, postcode, person_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $11,
-               $15, $16, $17)""",
-        opened.case_id,
-        opened.reference,
-        opened.submission_id,
-        opened.kind.value,
-        opened.channel.value,
-        opened.organisation_id,
-        opened.service_area,
-        opened.procedure.value,
-        opened.stage,
-        opened.received_at,
-        opened_at,
-        opened.complainant.name,
-        opened.summary,
-        version,
-        opened.complainant.email,
-        opened.complainant.postcode,
-        opened.person_id,
-    )
-
-
-async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> None:
+def _view(state: Case) -> tuple[Any, ...]:
+    """The case's columns that follow its state, in the order both statements below use."""
     current = state.current
     location = state.location
-    parts = sorted({p.service_area for s in state.stages for p in s.parts})
-    await conn.execute(
-        """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4, stage = $5,
-               officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
-               priority = $11, acknowledged = $12, responded = $13, ward = $14,
-               postcode = coalesce($15, postcode), flags = $16, part_services = $17,
-               updated_at = $18,
-               closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
-           WHERE case_id = $1""",
-        state.case_id,
+    return (
         case_view(state),
         state.version,
         state.lifecycle.value,
@@ -85,7 +58,54 @@ async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> N
         location.ward if location else None,
         location.postcode if location else None,
         [f.flag_type.value for f in state.flags if f.active],
-        parts,
+        sorted({p.service_area for s in state.stages for p in s.parts}),
+    )
+
+
+async def open_case(
+    conn: Connection, opened: CaseOpened, state: Case, *, opened_at: datetime
+) -> None:
+    """The view row of a new case, as `save_view` would leave it, in one statement."""
+    await conn.execute(
+        """INSERT INTO cases (case_id, reference, submission_id, channel, organisation_id,
+               received_at, opened_at, complainant_name, summary, complainant_email, person_id,
+               state, version, lifecycle, status, stage, officer, kind, procedure, service_area,
+               category, priority, acknowledged, responded, ward, postcode, flags, part_services,
+               updated_at, closed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+               $12, $13, $14, $14, coalesce($15::integer, $28), $16, coalesce($17, $29),
+               coalesce($18, $30), $19, $20, $21, $22, $23, $24, coalesce($25, $31), $26, $27,
+               $7, CASE WHEN $14 = 'closed' THEN $7::timestamptz END)""",
+        opened.case_id,
+        opened.reference,
+        opened.submission_id,
+        opened.channel.value,
+        opened.organisation_id,
+        opened.received_at,
+        opened_at,
+        opened.complainant.name,
+        opened.summary,
+        opened.complainant.email,
+        opened.person_id,
+        *_view(state),
+        opened.stage,
+        opened.kind.value,
+        opened.procedure.value,
+        opened.complainant.postcode,
+    )
+
+
+async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> None:
+    await conn.execute(
+        """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4, stage = $5,
+               officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
+               priority = $11, acknowledged = $12, responded = $13, ward = $14,
+               postcode = coalesce($15, postcode), flags = $16, part_services = $17,
+               updated_at = $18,
+               closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
+           WHERE case_id = $1""",
+        state.case_id,
+        *_view(state),
         updated_at,
     )
 

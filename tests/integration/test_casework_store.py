@@ -32,8 +32,7 @@ async def save(pool: asyncpg.Pool, *commands: c.Command) -> str:
     opened = events[0]
     assert isinstance(opened, CaseOpened)
     async with pool.acquire() as conn, conn.transaction():
-        await store.insert_case(conn, opened, opened_at=datetime(2026, 3, 2, tzinfo=UTC), version=1)
-        await store.save_view(conn, state, updated_at=datetime(2026, 3, 2, tzinfo=UTC))
+        await store.open_case(conn, opened, state, opened_at=datetime(2026, 3, 2, tzinfo=UTC))
     return str(state.case_id)
 
 

@@ -12,9 +12,18 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts import FeedbackSubmitted, decode_envelope, encode_envelope, new_envelope
+from contracts import (
+    FeedbackSubmitted,
+    Nation,
+    OrganisationConfigured,
+    Procedure,
+    decode_envelope,
+    encode_envelope,
+    new_envelope,
+)
 from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.service import Service
+from services.casework import organisations
 from services.notifications.channels import PrintChannel
 from services.notifications.delivery import deliver_due
 from services.notifications.settings import NotificationSettings
@@ -203,3 +212,69 @@ async def test_a_compliment_is_thanked_without_deadlines(harnesses: dict[str, Ha
     await notifications.deliver_twice(opened, topic)
     letter = await notifications.pool.fetchrow("SELECT template FROM notifications")
     assert letter["template"] == "thanks"
+
+
+def submission_for(organisation_id: str, service_area: str) -> bytes:
+    env = decode_envelope(submission())
+    data = env.model_dump(mode="json")
+    data["payload"].update(organisation_id=organisation_id, service_area=service_area)
+    return encode_envelope(type(env).model_validate(data))
+
+
+async def test_a_case_follows_its_organisations_procedure_as_configured_now(
+    harnesses: dict[str, Harness],
+) -> None:
+    """The procedure is read with the reference number, in the same statement, so a change an
+    admin made through any replica counts from the next case on."""
+    casework = harnesses["casework"]
+    org = OrganisationConfigured(
+        organisation_id="north-housing",
+        name="North Housing",
+        nation=Nation.ENGLAND,
+        default_procedure=Procedure.HOUSING_OMBUDSMAN,
+        procedures_by_service={"adult social care": Procedure.LGSCO},
+    )
+    async with casework.pool.acquire() as conn:
+        await organisations.save(conn, org, 1, datetime(2026, 1, 1, tzinfo=UTC))
+    for raw in (
+        submission_for("north-housing", "adult social care"),
+        submission_for("north-housing", "repairs"),
+        submission_for("unconfigured", "repairs"),
+    ):
+        await casework.deliver_twice(raw, "redress.intake.v1")
+    await casework.pool.execute(
+        """UPDATE organisations SET procedures_by_service = '{"repairs": "spso"}'
+           WHERE organisation_id = 'north-housing'"""
+    )
+    await casework.deliver_twice(submission_for("north-housing", "repairs"), "redress.intake.v1")
+    rows = await casework.pool.fetch(
+        """SELECT reference, procedure, lifecycle, status, version, postcode, person_id,
+                  state->>'reference' AS state_reference
+           FROM cases ORDER BY reference"""
+    )
+    assert [(r["reference"], r["procedure"]) for r in rows] == [
+        ("CMP-2025-000001", "lgsco"),
+        ("CMP-2025-000002", "housing_ombudsman"),
+        ("CMP-2025-000003", "housing_ombudsman"),  # the service's default
+        ("CMP-2025-000004", "spso"),
+    ]
+    for r in rows:  # the view row is whole from the first statement
+        assert (r["lifecycle"], r["status"], r["version"]) == ("new", "new", 1)
+        assert r["postcode"] == "M1 1AE" and r["state_reference"] == r["reference"]
+
+
+async def test_submissions_applied_in_one_transaction_take_consecutive_references(
+    harnesses: dict[str, Harness],
+) -> None:
+    casework = harnesses["casework"]
+    raws = [submission(), submission(), submission()]
+    messages = [RawMessage("redress.intake.v1", 0, i, None, raw) for i, raw in enumerate(raws)]
+    assert await casework.consumer.process_batch([*messages, messages[0]]) == [
+        "applied",
+        "applied",
+        "applied",
+        "duplicate",
+    ]
+    refs = [r["reference"] for r in await casework.pool.fetch("SELECT reference FROM cases")]
+    assert sorted(refs) == ["CMP-2025-000001", "CMP-2025-000002", "CMP-2025-000003"]
+    assert [decode_envelope(v).event_type for _, v in await casework.outbox()] == ["CaseOpened"] * 3
