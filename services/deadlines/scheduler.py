@@ -13,7 +13,13 @@ from datetime import datetime
 
 import asyncpg
 
-from contracts import DeadlineApproaching, DeadlineKind, DeadlineMissed, EventPayload
+from contracts import (
+    DeadlineApproaching,
+    DeadlineKind,
+    DeadlineMissed,
+    EventPayload,
+    new_envelope,
+)
 from redress import eventstore
 from redress.clock import london_today
 from redress.consumer import Clock
@@ -29,10 +35,17 @@ log = get_logger(__name__)
 async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | None:
     """Fire the earliest due timer, if any. Returns what happened."""
     async with pool.acquire() as conn, conn.transaction():
+        # the deadline, its organisation's settings and the version of the case's deadlines
+        # stream come with the claim: one round trip before the event is appended
         row = await conn.fetchrow(
             """SELECT t.timer_id, t.deadline_id, t.case_id, t.kind AS timer, t.due_on,
-                      d.kind, d.stage, d.state, d.due_on AS current_due, d.organisation_id
+                      d.kind, d.stage, d.state, d.due_on AS current_due,
+                      o.organisation_id, o.nation, o.closure_days, o.reminder_working_days,
+                      o.stricter_timescales,
+                      (SELECT coalesce(max(e.stream_version), 0) FROM events e
+                       WHERE e.stream_id = 'deadlines-' || t.case_id) AS stream_version
                FROM timers t JOIN deadlines d USING (deadline_id)
+               LEFT JOIN organisation_calendars o ON o.organisation_id = d.organisation_id
                WHERE t.fired_at IS NULL AND t.cancelled_at IS NULL AND t.fire_at <= $1
                ORDER BY t.fire_at, t.timer_id
                LIMIT 1
@@ -61,8 +74,16 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
                 due_on=row["due_on"],
             )
         else:
-            settings = await store.organisation(
-                conn, row["organisation_id"], deadline_settings.current().default_nation
+            settings = store.settings_from(
+                None
+                if row["organisation_id"] is None
+                else (
+                    row["nation"],
+                    row["closure_days"],
+                    row["reminder_working_days"],
+                    row["stricter_timescales"],
+                ),
+                deadline_settings.current().default_nation,
             )
             left = settings.calendar.working_days_between(london_today(now), row["due_on"])
             payload = DeadlineApproaching(
@@ -73,23 +94,28 @@ async def fire_one(pool: asyncpg.Pool, service: str, now: datetime) -> str | Non
                 due_on=row["due_on"],
                 working_days_left=left,
             )
-        await eventstore.append_at_end(
-            conn,
-            service,
+        version = row["stream_version"]
+        envelope = new_envelope(
             payload,
             stream_id=f"deadlines-{row['case_id']}",
-            now=now,
+            stream_version=version + 1,
+            occurred_at=now,
+            recorded_at=now,
             actor=f"service:{service}:timer",
             correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"timer:{row['timer_id']}"),
         )
-        if isinstance(payload, DeadlineMissed):
-            await conn.execute(
-                "UPDATE deadlines SET state = 'missed', updated_at = $2 WHERE deadline_id = $1",
-                row["deadline_id"],
-                now,
-            )
+        # a handler that wrote to the case's deadlines meanwhile makes this raise
+        # ConcurrencyConflict, and the timer is claimed again
+        await eventstore.append(conn, service, [envelope], expected_version=version)
         await conn.execute(
-            "UPDATE timers SET fired_at = $2 WHERE timer_id = $1", row["timer_id"], now
+            """WITH missed AS (
+                   UPDATE deadlines SET state = 'missed', updated_at = $2
+                   WHERE deadline_id = $3 AND $4)
+               UPDATE timers SET fired_at = $2 WHERE timer_id = $1""",
+            row["timer_id"],
+            now,
+            row["deadline_id"],
+            isinstance(payload, DeadlineMissed),
         )
         TIMERS_FIRED.labels(row["timer"], row["kind"]).inc()
         log.info(

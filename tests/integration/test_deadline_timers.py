@@ -286,6 +286,13 @@ async def test_settings_changed_elsewhere_count_for_the_next_case(deadlines: Dea
         ("acknowledgement", "missed", "2026-03-10", True),  # 5 working days, skipping the 9th
         ("response", "missed", "2026-03-24", True),
     ]
+    # the first case's reminder fires on the calendar as it is now: Friday the 6th is the one
+    # working day left before the due date, the 9th being a closure day
+    assert await scheduler.fire_due(deadlines.pool, "deadlines", london(2026, 3, 5, 9)) == 1
+    reminder = await deadlines.pool.fetchval(
+        "SELECT payload FROM events WHERE event_type = 'DeadlineApproaching'"
+    )
+    assert reminder["case_id"] == str(first) and reminder["working_days_left"] == 1
 
 
 async def test_a_case_opened_and_acknowledged_in_one_transaction(deadlines: Deadlines) -> None:
