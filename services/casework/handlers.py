@@ -38,19 +38,22 @@ async def on_feedback_submitted(ctx: EventContext) -> None:
     assert isinstance(submission, FeedbackSubmitted)
     case_id = domain.case_id_for(submission.submission_id)
     stream = domain.stream_id(case_id)
-    history = await eventstore.load_stream(ctx.conn, stream)
-    state = domain.replay([decode_payload(e) for e in history])
-    if state.lifecycle is not domain.Lifecycle.NOT_OPENED:
-        ctx.log.info("case already open for this submission", reference=state.reference)
-        return
     year = submission.received_at.astimezone(_LONDON).year
-    number, configured = await store.next_reference_and_procedure(
+    taken = await store.take_reference_number(
         ctx.conn,
+        stream,
         domain.REFERENCE_PREFIX[submission.kind],
         year,
         submission.organisation_id,
         submission.service_area,
     )
+    if taken is None:
+        history = await eventstore.load_stream(ctx.conn, stream)
+        state = domain.replay([decode_payload(e) for e in history])
+        ctx.log.info("case already open for this submission", reference=state.reference)
+        return
+    number, configured = taken
+    state = domain.Case()  # not opened: its stream is empty
     command = OpenCase(
         today=ctx.now.astimezone(_LONDON).date(),
         case_id=case_id,

@@ -15,27 +15,35 @@ from services.casework.domain.case import Case
 from services.casework.view import case_view
 
 
-async def next_reference_and_procedure(
-    conn: Connection, prefix: str, year: int, organisation_id: str, service_area: str | None
-) -> tuple[int, str | None]:
-    """The next reference number of the year for this prefix, and the procedure the
-    organisation configured for the service area (None when it is not configured): one round
-    trip for the two things opening a case needs from the database."""
+async def take_reference_number(
+    conn: Connection,
+    stream_id: str,
+    prefix: str,
+    year: int,
+    organisation_id: str,
+    service_area: str | None,
+) -> tuple[int, str | None] | None:
+    """For a case about to open: the next reference number of the year for this prefix, and
+    the procedure its organisation configured for the service area (None when it has not),
+    in one round trip. None, and no number taken, when the case's stream already holds events
+    (a case stream begins with its CaseOpened, so the case is open already)."""
     row = await conn.fetchrow(
         """WITH counter AS (
-               INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
+               INSERT INTO reference_counters (prefix, year, last)
+               SELECT $2, $3, 1 WHERE NOT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)
                ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
                RETURNING last)
            SELECT counter.last,
-                  coalesce(o.procedures_by_service ->> $4::text, o.default_procedure) AS procedure
-           FROM counter LEFT JOIN organisations o ON o.organisation_id = $3""",
+                  coalesce(o.procedures_by_service ->> $5::text, o.default_procedure)
+                      AS procedure
+           FROM counter LEFT JOIN organisations o ON o.organisation_id = $4""",
+        stream_id,
         prefix,
         year,
         organisation_id,
         service_area or "",
     )
-    assert row is not None
-    return int(row["last"]), row["procedure"]
+    return None if row is None else (int(row["last"]), row["procedure"])
 
 
 def _view(state: Case) -> tuple[Any, ...]:

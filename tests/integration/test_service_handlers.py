@@ -278,3 +278,19 @@ async def test_submissions_applied_in_one_transaction_take_consecutive_reference
     refs = [r["reference"] for r in await casework.pool.fetch("SELECT reference FROM cases")]
     assert sorted(refs) == ["CMP-2025-000001", "CMP-2025-000002", "CMP-2025-000003"]
     assert [decode_envelope(v).event_type for _, v in await casework.outbox()] == ["CaseOpened"] * 3
+
+
+async def test_a_submission_sent_again_as_a_new_event_opens_no_second_case(
+    harnesses: dict[str, Harness],
+) -> None:
+    """Idempotency by event id does not catch a submission re-sent under a new event id: the
+    case's stream does, and no reference number is spent on it."""
+    casework = harnesses["casework"]
+    raw = submission()
+    again = decode_envelope(raw).model_copy(update={"event_id": uuid.uuid4()})
+    assert await casework.deliver_twice(raw, "redress.intake.v1") == "applied"
+    assert await casework.deliver_twice(encode_envelope(again), "redress.intake.v1") == "applied"
+    await casework.deliver_twice(submission(), "redress.intake.v1")
+    refs = [r["reference"] for r in await casework.pool.fetch("SELECT reference FROM cases")]
+    assert sorted(refs) == ["CMP-2025-000001", "CMP-2025-000002"]
+    assert len(await casework.outbox()) == 2
