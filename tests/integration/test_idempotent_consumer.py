@@ -321,3 +321,68 @@ async def test_a_fold_that_fails_leaves_the_batch_to_the_handlers_together(
     assert [r["name"] for r in rows] == ["a", "b", "c"]
     assert len({r["tx"] for r in rows}) == 1
     assert await pool.fetchval("SELECT count(*) FROM processed_events") == 3
+
+
+async def test_a_batch_logs_and_counts_every_event_and_only_at_the_level_asked(
+    pool: asyncpg.Pool,
+    group: str,
+    sink: DeadLetterSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Binding each event's ids to the log is put off until something is logged, and the
+    metrics are added up per kind of event: every event still gets its line (at INFO) and its
+    count, and a rebuild that logs warnings only binds nothing."""
+    import structlog
+    from structlog.testing import capture_logs
+
+    from redress import consumer as consumer_module
+    from redress.logging import configure_logging
+    from redress.metrics import EVENTS_CONSUMED
+
+    def fresh_logger() -> None:
+        # a logger is configured on first use, for good: a new one sees the level set now
+        monkeypatch.setattr(consumer_module, "log", structlog.get_logger("redress.consumer"))
+
+    class Warner(Recorder):
+        async def __call__(self, ctx: EventContext) -> None:
+            await super().__call__(ctx)
+            if getattr(ctx.payload, "name", None) == "odd":
+                ctx.log.warning("an odd one")
+
+    c = consumer(pool, group, sink, Warner())
+    values = [good_event("a"), good_event("odd"), good_event("c")]
+
+    def counted(outcome: str) -> float:
+        child = EVENTS_CONSUMED.labels("test", TEST_TOPIC, "ThingHappenedForTest", outcome)
+        return float(child._value.get())
+
+    before = counted("applied"), counted("duplicate")
+    configure_logging("test", "INFO")
+    with capture_logs() as lines:
+        fresh_logger()
+        outcomes = await c.process_batch(
+            [message(v, i) for i, v in enumerate([*values, values[0]])]
+        )
+    assert outcomes == ["applied", "applied", "applied", "duplicate"]
+    assert (counted("applied") - before[0], counted("duplicate") - before[1]) == (3, 1)
+    handled = [line for line in lines if line["event"] == "event handled"]
+    assert [line["result"] for line in handled] == ["applied"] * 3 + ["duplicate"]
+    ids = [str(json.loads(v)["event_id"]) for v in values]
+    assert [line["event_id"] for line in handled] == [*ids, ids[0]]
+    assert all(line["offset"] == i for i, line in enumerate(handled))
+    (odd,) = [line for line in lines if line["event"] == "an odd one"]
+    assert odd["event_id"] == ids[1] and odd["topic"] == TEST_TOPIC
+
+    configure_logging("test", "WARNING")
+    try:
+        with capture_logs() as lines:
+            fresh_logger()
+            again = [good_event("odd"), good_event("e")]
+            assert await c.process_batch([message(v, 10 + i) for i, v in enumerate(again)]) == [
+                "applied",
+                "applied",
+            ]
+        assert [line["event"] for line in lines] == ["an odd one"]
+        assert counted("applied") - before[0] == 5
+    finally:
+        configure_logging("test", "INFO")
