@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,7 +215,15 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
+#: for a pool that writes only what can be made again from the log (a rebuild's shadow schema,
+#: a replay): a commit does not wait for its WAL to reach the disk. A crash may lose the last
+#: few commits, never consistency, and a rebuild that crashed starts again from the beginning
+REBUILDABLE = {"synchronous_commit": "off"}
+
+
+async def create_pool(
+    dsn: str, schema: str, *, max_size: int = 10, settings: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
     check_schema_name(schema)
     wakeups = Wakeups(schema)
 
@@ -228,7 +236,11 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.P
         dsn,
         min_size=1,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"redress-{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"redress-{schema}",
+            **(settings or {}),
+        },
         command_timeout=60,
         init=init,
         connection_class=NotifyingConnection,

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from redress import vault
 from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
-from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from redress.db import REBUILDABLE, RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.service import Service
 from redress.settings import RuntimeSettings
 
@@ -75,7 +75,7 @@ async def rebuild(name: str, settings: RuntimeSettings) -> RebuildReport:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
     finally:
         await admin.close()
-    pool = await create_pool(settings.dsn, shadow, max_size=4)
+    pool = await create_pool(settings.dsn, shadow, max_size=4, settings=REBUILDABLE)
     live = await create_pool(settings.dsn, name, max_size=2)
     report = RebuildReport(name)
     try:

@@ -35,7 +35,7 @@ from contracts import (
 )
 from contracts import case_events as ev
 from redress.consumer import DeadLetterSink, Handler, IdempotentConsumer, RawMessage
-from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from redress.db import REBUILDABLE, RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.logging import configure_logging
 from redress.rebuild import load_service
 
@@ -314,7 +314,7 @@ async def replay(
         await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     finally:
         await admin.close()
-    pool = await create_pool(dsn, schema, max_size=4)
+    pool = await create_pool(dsn, schema, max_size=4, settings=REBUILDABLE)  # as a rebuild
     result = ReplayResult(service, batched)
     try:
         sources = [("runtime", RUNTIME_MIGRATIONS)]

@@ -1,7 +1,13 @@
 import asyncio
 from pathlib import Path
 
-from redress.db import RUNTIME_MIGRATIONS, apply_migrations, create_pool, read_migrations
+from redress.db import (
+    REBUILDABLE,
+    RUNTIME_MIGRATIONS,
+    apply_migrations,
+    create_pool,
+    read_migrations,
+)
 from tests.conftest import Stack
 from tests.integration.conftest import new_schema
 
@@ -30,3 +36,18 @@ async def test_migrations_apply_once_even_when_replicas_race(stack: Stack, tmp_p
         await pools[0].execute(f'DROP SCHEMA "{schema}" CASCADE')
         for p in pools:
             await p.close()
+
+
+async def test_a_rebuild_pool_does_not_wait_for_the_disk_and_the_live_pools_do(
+    stack: Stack,
+) -> None:
+    """A rebuild's shadow schema can be made again from the log, so its commits need not wait
+    for their WAL to be flushed; every other pool keeps PostgreSQL's durable default."""
+    shadow = await create_pool(stack.dsn, "reporting_rebuild", max_size=1, settings=REBUILDABLE)
+    live = await create_pool(stack.dsn, "reporting", max_size=1)
+    try:
+        assert await shadow.fetchval("SHOW synchronous_commit") == "off"
+        assert await live.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await shadow.close()
+        await live.close()
