@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "redress_csrf"
 CSRF_FIELD = "csrf_token"
@@ -40,16 +42,35 @@ SECURITY_HEADERS = {
 
 def add_security_headers(app: FastAPI) -> None:
     """Every response carries the headers; an API client ignores them, a browser obeys them."""
+    app.add_middleware(SecurityHeaders)
 
-    @app.middleware("http")
-    async def secure(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            # a page may show personal data: never keep it in a shared cache or the back button
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` (and ``Cache-Control: no-store`` to HTML) to
+    each response's headers where the response has not set them itself. Plain ASGI rather than
+    ``@app.middleware("http")``: it edits one message on its way out, instead of running the
+    app in a task of its own and copying the body through a stream for every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("text/html"):
+                    # a page may show personal data: never keep it in a shared cache or the
+                    # back button
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def templates(folder: Path) -> Environment:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.testclient import TestClient
 
 from redress.web import (
@@ -33,7 +33,20 @@ def _app() -> FastAPI:
             return csrf_refused()
         return HTMLResponse("sent")
 
+    @app.get("/data")
+    async def data() -> JSONResponse:
+        return JSONResponse({"ok": True}, headers={"X-Frame-Options": "SAMEORIGIN"})
+
     return app
+
+
+def test_what_a_response_sets_itself_is_kept_and_only_pages_are_not_cached() -> None:
+    r = TestClient(_app()).get("/data")
+    assert r.json() == {"ok": True}
+    assert r.headers["x-frame-options"] == "SAMEORIGIN"
+    assert r.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "cache-control" not in r.headers
 
 
 def test_pages_carry_security_headers_and_are_not_cached() -> None:
