@@ -105,15 +105,19 @@ def _staff_email(user: str | None) -> str:
 async def on_case_event(ctx: EventContext) -> None:
     e = ctx.payload
     case_id = _case_id(ctx)
+    # the row as the event left it, from the write itself; None: read it before deciding
+    after: dict[str, Any] | None = None
     match e:
         case CaseOpened():
-            await store.remember_case(ctx.conn, e)
+            after = await store.remember_case(ctx.conn, e)
         case ev.CaseTriaged():
-            await store.update(ctx.conn, case_id, procedure=e.procedure.value, kind=e.kind.value)
+            after = await store.update(
+                ctx.conn, case_id, procedure=e.procedure.value, kind=e.kind.value
+            )
         case ev.CaseAssigned():
-            await store.update(ctx.conn, case_id, officer=e.officer)
+            after = await store.update(ctx.conn, case_id, officer=e.officer)
         case ev.CaseAcknowledged():
-            await store.merge(
+            after = await store.merge(
                 ctx.conn,
                 case_id,
                 "stages",
@@ -125,11 +129,11 @@ async def on_case_event(ctx: EventContext) -> None:
                 },
             )
         case ev.ExtensionGranted():
-            await store.merge(
+            after = await store.merge(
                 ctx.conn, case_id, "stages", str(e.stage), {f"extension:{e.extension_id}": e.reason}
             )
         case ev.ServiceResponseRequested():
-            await store.merge(
+            after = await store.merge(
                 ctx.conn,
                 case_id,
                 "parts",
@@ -142,7 +146,7 @@ async def on_case_event(ctx: EventContext) -> None:
                 },
             )
         case ev.RemedyRecorded():
-            await store.append(
+            after = await store.append(
                 ctx.conn,
                 case_id,
                 "remedies",
@@ -153,9 +157,10 @@ async def on_case_event(ctx: EventContext) -> None:
                 },
             )
         case ev.LearningActionAdded():
-            await store.append(ctx.conn, case_id, "learning", {"description": e.description})
+            learning = {"description": e.description}
+            after = await store.append(ctx.conn, case_id, "learning", learning)
         case ev.FlagRaised() if e.flag_type is ev.FlagType.UNREASONABLE_BEHAVIOUR:
-            await store.update(
+            after = await store.update(
                 ctx.conn,
                 case_id,
                 allowed_channels=(
@@ -167,24 +172,25 @@ async def on_case_event(ctx: EventContext) -> None:
         case ev.FlagLifted():
             contact = await store.contact(ctx.conn, case_id)
             if contact and contact.get("restriction_flag") == e.flag_id:
-                await store.update(
+                after = await store.update(
                     ctx.conn,
                     case_id,
                     allowed_channels=None,
                     contact_via=None,
                     restriction_flag=None,
                 )
-    await _send_what_is_due(ctx, case_id)
+    await _send_what_is_due(ctx, case_id, after)
 
 
 async def on_deadline_event(ctx: EventContext) -> None:
     e = ctx.payload
     case_id = _case_id(ctx)
+    after: dict[str, Any] | None = None
     if isinstance(e, DeadlineSet | DeadlineChanged) and e.kind in (
         DeadlineKind.ACKNOWLEDGEMENT,
         DeadlineKind.RESPONSE,
     ):
-        await store.merge(
+        after = await store.merge(
             ctx.conn,
             case_id,
             "deadlines",
@@ -194,7 +200,7 @@ async def on_deadline_event(ctx: EventContext) -> None:
                 "provisional": e.provisional,
             },
         )
-    await _send_what_is_due(ctx, case_id)
+    await _send_what_is_due(ctx, case_id, after)
 
 
 async def on_organisation_configured(ctx: EventContext) -> None:
@@ -206,8 +212,13 @@ async def on_organisation_configured(ctx: EventContext) -> None:
 # -- what it sends ---------------------------------------------------------------------------
 
 
-async def _send_what_is_due(ctx: EventContext, case_id: uuid.UUID) -> None:
-    contact = await store.contact_and_letters(ctx.conn, case_id)
+async def _send_what_is_due(
+    ctx: EventContext, case_id: uuid.UUID, contact: dict[str, Any] | None = None
+) -> None:
+    """``contact`` is the case's row as this event's own write returned it; without one it is
+    read (and locked) here."""
+    if contact is None:
+        contact = await store.contact_and_letters(ctx.conn, case_id)
     if contact is None or contact.get("reference") is None:
         return  # the case itself has not arrived yet; whichever event completes it sends
     e = ctx.payload

@@ -10,16 +10,33 @@ import asyncpg
 from contracts import CaseOpened
 from redress.db import Connection
 
+#: what the upserts below return: the case's row as it now is, as `contact_and_letters` reads
+#: it, so that the event's write and the read deciding its letters are one round trip. The
+#: upsert holds the row's lock to the end of the transaction, as the read's FOR UPDATE did.
+_RETURNING = """RETURNING case_contacts.*,
+    (SELECT o.name FROM organisations o
+     WHERE o.organisation_id = case_contacts.organisation_id) AS organisation_name,
+    ARRAY(SELECT n.notification_id FROM notifications n
+          WHERE n.case_id = case_contacts.case_id) AS letters_made"""
 
-async def remember_case(conn: Connection, opened: CaseOpened) -> None:
+
+def _contact(row: asyncpg.Record | None) -> dict[str, Any]:
+    assert row is not None  # an upsert always returns its row
+    out = dict(row)
+    out["letters_made"] = set(out["letters_made"])
+    return out
+
+
+async def remember_case(conn: Connection, opened: CaseOpened) -> dict[str, Any]:
     c = opened.complainant
-    await conn.execute(
-        """INSERT INTO case_contacts (case_id, reference, kind, recipient_name, email, address,
+    row = await conn.fetchrow(
+        f"""INSERT INTO case_contacts (case_id, reference, kind, recipient_name, email, address,
                preferred_contact, phone, organisation_id, procedure, received_at, adjustments)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (case_id) DO UPDATE SET reference = $2, kind = $3, recipient_name = $4,
                email = $5, address = $6, preferred_contact = $7, phone = $8,
-               organisation_id = $9, procedure = $10, received_at = $11, adjustments = $12""",
+               organisation_id = $9, procedure = $10, received_at = $11, adjustments = $12
+           {_RETURNING}""",
         opened.case_id,
         opened.reference,
         opened.kind.value,
@@ -33,44 +50,53 @@ async def remember_case(conn: Connection, opened: CaseOpened) -> None:
         opened.received_at,
         [a.value for a in c.adjustments],
     )
+    return _contact(row)
 
 
-async def update(conn: Connection, case_id: uuid.UUID, **columns: Any) -> None:
+async def update(conn: Connection, case_id: uuid.UUID, **columns: Any) -> dict[str, Any]:
     """Set plain columns of a case's contact row (creating it if an event came first)."""
     names = list(columns)
     sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
-    await conn.execute(
+    row = await conn.fetchrow(
         f"""INSERT INTO case_contacts (case_id, {", ".join(names)})
             VALUES ($1, {", ".join(f"${i}" for i in range(2, len(names) + 2))})
-            ON CONFLICT (case_id) DO UPDATE SET {sets}""",
+            ON CONFLICT (case_id) DO UPDATE SET {sets}
+            {_RETURNING}""",
         case_id,
         *columns.values(),
     )
+    return _contact(row)
 
 
-async def merge(conn: Connection, case_id: uuid.UUID, column: str, key: str, value: Any) -> None:
+async def merge(
+    conn: Connection, case_id: uuid.UUID, column: str, key: str, value: Any
+) -> dict[str, Any]:
     """Set ``column[key] = value`` in one of the jsonb maps (stages, parts, deadlines)."""
     assert column in ("stages", "parts", "deadlines")
-    await conn.execute(
+    row = await conn.fetchrow(
         f"""INSERT INTO case_contacts (case_id, {column})
             VALUES ($1, jsonb_build_object($2::text, $3::jsonb))
             ON CONFLICT (case_id) DO UPDATE SET {column} =
                 case_contacts.{column} || jsonb_build_object($2::text,
-                    coalesce(case_contacts.{column} -> $2, '{{}}'::jsonb) || $3::jsonb)""",
+                    coalesce(case_contacts.{column} -> $2, '{{}}'::jsonb) || $3::jsonb)
+            {_RETURNING}""",
         case_id,
         key,
         value,
     )
+    return _contact(row)
 
 
-async def append(conn: Connection, case_id: uuid.UUID, column: str, item: Any) -> None:
+async def append(conn: Connection, case_id: uuid.UUID, column: str, item: Any) -> dict[str, Any]:
     assert column in ("remedies", "learning")
-    await conn.execute(
+    row = await conn.fetchrow(
         f"""INSERT INTO case_contacts (case_id, {column}) VALUES ($1, jsonb_build_array($2::jsonb))
-            ON CONFLICT (case_id) DO UPDATE SET {column} = case_contacts.{column} || $2::jsonb""",
+            ON CONFLICT (case_id) DO UPDATE SET {column} = case_contacts.{column} || $2::jsonb
+            {_RETURNING}""",
         case_id,
         item,
     )
+    return _contact(row)
 
 
 async def contact(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
@@ -98,11 +124,7 @@ async def contact_and_letters(conn: Connection, case_id: uuid.UUID) -> dict[str,
            WHERE c.case_id = $1 FOR UPDATE OF c""",
         case_id,
     )
-    if row is None:
-        return None
-    out = dict(row)
-    out["letters_made"] = set(out["letters_made"])
-    return out
+    return None if row is None else _contact(row)
 
 
 async def save_organisation(conn: Connection, organisation_id: str, name: str) -> None:
