@@ -172,12 +172,18 @@ async def test_erasure_makes_every_copy_unreadable_and_keeps_the_counts(system: 
         await officer.do(first, "withdraw", {"reason": f"{zelda['name']} is happy now"})
 
         async def receipts_sent() -> bool:
-            r = await client.get(
-                system.url("notifications", "/v1/notifications"), params={"case_id": first}
-            )
-            return any(n["status"] == "sent" for n in r.json()["notifications"])
+            """Every case's receipt sent and counted by reporting: a letter sent after the
+            counts below are first read would change them, erasure or not."""
+            for case_id in (first, second, others):
+                r = await client.get(
+                    system.url("notifications", "/v1/notifications"), params={"case_id": case_id}
+                )
+                if not any(n["status"] == "sent" for n in r.json()["notifications"]):
+                    return False
+            counted = (await reports(client, system, org))["summary"]
+            return bool(counted["notifications_sent"] == 3)
 
-        await eventually(receipts_sent, what="the receipt sent")
+        await eventually(receipts_sent, timeout=60, what="the receipts sent and counted")
 
         # sealed: no event store, outbox, projection of events or topic has them in clear
         stored = await rows_holding(system.stack.dsn, secrets)
