@@ -524,7 +524,9 @@ async def _write_upserts(
     conn: Connection, table: str, types: dict[str, str], t: _TableFold
 ) -> None:
     keys = KEYS[table]
-    everyone = list(dict.fromkeys([*t.upserts, *t.counted]))
+    # rows in key order, so that two replicas folding batches about the same cases lock
+    # them in the same order rather than deadlock
+    everyone = sorted(dict.fromkeys([*t.upserts, *t.counted]))
     # the rows the batch makes, with their defaults; then every row as the batch left it
     source, labels = _arrays(keys, types)
     await conn.execute(
@@ -557,10 +559,10 @@ async def _write_inserts(
     columns = [c for c in types if c not in keys]
     if t.updates:
         # rows there before the batch: every update (the batch's own rows are not made yet)
-        sql, args = _masked_update(table, types, columns, t.updates)
+        sql, args = _masked_update(table, types, columns, dict(sorted(t.updates.items())))
         await conn.execute(sql, *args)
     by_shape: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for key, row in t.inserted.items():
+    for key, row in sorted(t.inserted.items()):
         by_shape.setdefault(tuple(row), []).append(key)
     made: set[tuple[Any, ...]] = set()
     for shape, shaped in by_shape.items():
@@ -572,7 +574,7 @@ async def _write_inserts(
             *([t.inserted[key][c] for key in shaped] for c in shape),
         )
         made.update(tuple(r) for r in returned)
-    later = {key: row for key, row in t.after_insert.items() if key in made}
+    later = {key: row for key, row in sorted(t.after_insert.items()) if key in made}
     if later:
         # rows the batch made: the updates that came after their insert
         sql, args = _masked_update(table, types, columns, later)
