@@ -31,19 +31,17 @@ async def insert(
     request_hash: str | None = None,
     contact_keys: Iterable[str] = (),
     text_keys: Iterable[str] = (),
-    duplicate_of: uuid.UUID | None = None,
-) -> None:
-    """The submission, and (a first one, not a duplicate) its contact keys for the duplicate
-    check of later ones, in one statement."""
-    await conn.execute(
-        """WITH submission AS (
-               INSERT INTO submissions (submission_id, idempotency_key, kind, channel,
-                   organisation_id, service_area, received_at, recorded_at, correlation_id,
-                   request_hash, contact_keys, text_keys, duplicate_of)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13))
-           INSERT INTO first_submissions_by_contact
-               (organisation_id, kind, contact_key, received_at, submission_id)
-           SELECT $5, $3, k, $7, $1 FROM unnest($11::text[]) AS k WHERE $13::uuid IS NULL""",
+    look_back: tuple[datetime, datetime] | None = None,
+) -> Sequence[asyncpg.Record]:
+    """Store a submission as a first one (its contact keys go to the duplicate check's lookup)
+    and, with ``look_back`` (since, until), return in the same statement the first submissions
+    (never duplicates themselves) from the same person, of the same kind, to the same
+    organisation, received in that window; the statement does not see its own row. Found by
+    their contact keys in ``first_submissions_by_contact``, so the cost does not grow with the
+    table. Take the person's locks (`lock_contacts`) in an earlier statement, so that this one's
+    snapshot sees what they waited for. If it repeats one of them, `mark_duplicate` it."""
+    keys = sorted(contact_keys)
+    args = (
         payload.submission_id,
         idempotency_key,
         payload.kind.value,
@@ -54,10 +52,65 @@ async def insert(
         recorded_at,
         correlation_id,
         request_hash,
-        sorted(contact_keys),
+        keys,
         sorted(text_keys),
-        duplicate_of,
     )
+    if look_back is None or not keys:
+        await conn.execute(_INSERT, *args)
+        return []
+    return await conn.fetch(_INSERT_AND_FIND, *args, *look_back)
+
+
+_STORE = """
+INSERT INTO submissions (submission_id, idempotency_key, kind, channel, organisation_id,
+    service_area, received_at, recorded_at, correlation_id, request_hash, contact_keys,
+    text_keys)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+"""
+_INDEX = """
+INSERT INTO first_submissions_by_contact
+    (organisation_id, kind, contact_key, received_at, submission_id)
+SELECT $5, $3, k, $7, $1 FROM unnest($11::text[]) AS k
+"""
+_INSERT = f"WITH submission AS ({_STORE}) {_INDEX}"
+_INSERT_AND_FIND = f"""
+WITH submission AS ({_STORE}), indexed AS ({_INDEX})
+SELECT submission_id, organisation_id, kind, contact_keys, text_keys, received_at
+FROM submissions
+WHERE submission_id IN (
+        SELECT submission_id FROM first_submissions_by_contact
+        WHERE organisation_id = $5 AND kind = $3 AND contact_key = ANY($11::text[])
+          AND received_at BETWEEN $13 AND $14)
+  AND duplicate_of IS NULL
+"""
+
+
+async def mark_duplicate(
+    conn: Connection,
+    payload: FeedbackSubmitted,
+    contact_keys: Iterable[str],
+    original: uuid.UUID,
+) -> asyncpg.Record:
+    """Link a submission just stored to the first one it repeats, take its keys out of the
+    lookup (a duplicate is never anyone's original), and return the first one's row."""
+    row = await conn.fetchrow(
+        """WITH linked AS (
+               UPDATE submissions SET duplicate_of = $2 WHERE submission_id = $1
+           ), unindexed AS (
+               DELETE FROM first_submissions_by_contact
+               WHERE organisation_id = $3 AND kind = $4 AND contact_key = ANY($5::text[])
+                 AND received_at = $6 AND submission_id = $1
+           )
+           SELECT * FROM submissions WHERE submission_id = $2""",
+        payload.submission_id,
+        original,
+        payload.organisation_id,
+        payload.kind.value,
+        sorted(contact_keys),
+        payload.received_at,
+    )
+    assert row is not None
+    return row
 
 
 async def lock_contacts(conn: Connection, organisation_id: str, keys: Iterable[str]) -> None:
@@ -71,34 +124,6 @@ async def lock_contacts(conn: Connection, organisation_id: str, keys: Iterable[s
             "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) k",
             held,
         )
-
-
-async def duplicate_candidates(
-    conn: Connection,
-    *,
-    organisation_id: str,
-    kind: str,
-    contact_keys: Iterable[str],
-    since: datetime,
-    until: datetime,
-) -> Sequence[asyncpg.Record]:
-    """First submissions (never duplicates themselves) from the same person, of the same kind,
-    to the same organisation, received within the window: found by their contact keys in
-    ``first_submissions_by_contact``, so the cost does not grow with the table."""
-    return await conn.fetch(
-        """SELECT submission_id, organisation_id, kind, contact_keys, text_keys, received_at
-           FROM submissions
-           WHERE submission_id IN (
-                   SELECT submission_id FROM first_submissions_by_contact
-                   WHERE organisation_id = $1 AND kind = $2 AND contact_key = ANY($3::text[])
-                     AND received_at BETWEEN $4 AND $5)
-             AND duplicate_of IS NULL""",
-        organisation_id,
-        kind,
-        sorted(contact_keys),
-        since,
-        until,
-    )
 
 
 async def save_attachments(

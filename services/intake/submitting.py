@@ -124,8 +124,8 @@ async def take(
                 )
                 payload = payload.model_copy(update={"person_id": person_id})
                 await store.lock_contacts(conn, payload.organisation_id, contact_keys)
-                original = await _original(conn, payload, contact_keys, text_keys, config)
-                await store.insert(
+                window = timedelta(hours=config.duplicate_window_hours)
+                earlier = await store.insert(
                     conn,
                     payload,
                     idempotency_key=idempotency_key,
@@ -134,11 +134,15 @@ async def take(
                     request_hash=asked_hash,
                     contact_keys=contact_keys,
                     text_keys=text_keys,
-                    duplicate_of=original,
+                    look_back=(
+                        (received_at - window, received_at + window)
+                        if window > timedelta(0)
+                        else None
+                    ),
                 )
+                original = _original(payload, earlier, contact_keys, text_keys, config)
                 if original is not None:
-                    first = await store.get(conn, original)
-                    assert first is not None
+                    first = await store.mark_duplicate(conn, payload, contact_keys, original)
                     return _receipt(first, duplicate=True)
                 await store.save_attachments(
                     conn, files, received_at=received_at, submission_id=submission_id
@@ -179,24 +183,17 @@ async def _retry(conn: Any, existing: asyncpg.Record, asked_hash: str) -> Receip
     return await receipt_of(conn, existing)
 
 
-async def _original(
-    conn: Any,
+def _original(
     payload: FeedbackSubmitted,
+    rows: Sequence[asyncpg.Record],
     contact_keys: frozenset[str],
     text_keys: frozenset[str],
     config: settings.IntakeSettings,
 ) -> uuid.UUID | None:
+    """The earlier first submission (of ``rows``, `store.insert`'s) this one repeats."""
     window = timedelta(hours=config.duplicate_window_hours)
     if not contact_keys or window <= timedelta(0):
         return None
-    rows = await store.duplicate_candidates(
-        conn,
-        organisation_id=payload.organisation_id,
-        kind=payload.kind.value,
-        contact_keys=contact_keys,
-        since=payload.received_at - window,
-        until=payload.received_at + window,
-    )
     new = duplicates.Fingerprint(
         payload.organisation_id, payload.kind.value, contact_keys, text_keys, payload.received_at
     )

@@ -57,31 +57,51 @@ def payload(email: str, phone: str | None = None, **more: object) -> FeedbackSub
 async def submit(
     conn: asyncpg.Connection, p: FeedbackSubmitted, duplicate_of: uuid.UUID | None = None
 ) -> uuid.UUID:
+    keys = contact_keys(p.complainant.email, p.complainant.phone)
     await store.insert(
         conn,
         p,
         idempotency_key=None,
         recorded_at=p.received_at,
         correlation_id=uuid.uuid4(),
-        contact_keys=contact_keys(p.complainant.email, p.complainant.phone),
+        contact_keys=keys,
         text_keys=text_keys(p.summary),
-        duplicate_of=duplicate_of,
     )
+    if duplicate_of is not None:
+        first = await store.mark_duplicate(conn, p, keys, duplicate_of)
+        assert first["submission_id"] == duplicate_of
     return p.submission_id
 
 
+class Probed(Exception):
+    """Rolls a probe's transaction back, so that what it stored is not there for the next."""
+
+
 async def candidates(
-    conn: asyncpg.Connection, keys: frozenset[str], *, kind: str = "complaint", at: datetime = AT
+    conn: asyncpg.Connection,
+    keys: frozenset[str],
+    *,
+    kind: str = "complaint",
+    at: datetime = AT,
+    window: timedelta = DAY,
 ) -> set[uuid.UUID]:
-    rows = await store.duplicate_candidates(
-        conn,
-        organisation_id="north",
-        kind=kind,
-        contact_keys=keys,
-        since=at - DAY,
-        until=at + DAY,
-    )
-    return {r["submission_id"] for r in rows}
+    """What a new submission with these keys is compared with (as `store.insert` stores it)."""
+    probe = payload("probe@example.org", kind=kind, received_at=at)
+    found: set[uuid.UUID] = set()
+    with pytest.raises(Probed):
+        async with conn.transaction():
+            rows = await store.insert(
+                conn,
+                probe,
+                idempotency_key=None,
+                recorded_at=at,
+                correlation_id=uuid.uuid4(),
+                contact_keys=keys,
+                look_back=(at - window, at + window),
+            )
+            found = {r["submission_id"] for r in rows}
+            raise Probed
+    return found
 
 
 async def test_first_submissions_are_found_by_any_contact_key_within_the_window(
