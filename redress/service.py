@@ -307,13 +307,7 @@ class Service:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     def _count_requests(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(self.name, request.method, path, str(response.status_code)).inc()
-            return response
+        app.add_middleware(CountRequests, service=self.name)
 
 
 #: What `_validation_error` really answers, for the OpenAPI document (FastAPI would otherwise
@@ -387,6 +381,35 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+class CountRequests:
+    """ASGI middleware counting answered requests by service, method, route and status
+    (`HTTP_REQUESTS`). Plain ASGI rather than ``@app.middleware("http")``: it reads the status
+    off the response as it passes, instead of running the app in a task of its own and copying
+    the body through a stream for every request."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def send_counted(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_counted)
+        if status is not None:
+            # the router left the matched route in the scope; "unmatched" for a 404 of no route
+            path = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
 
 
 class RefuseUnstorableText:
