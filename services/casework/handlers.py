@@ -15,6 +15,7 @@ from contracts import (
     DeadlineMissed,
     DeadlinePaused,
     DeadlineSet,
+    Envelope,
     EventPayload,
     ExtensionNotAllowed,
     FeedbackSubmitted,
@@ -24,7 +25,9 @@ from contracts import (
     decode_payload,
 )
 from redress import eventstore
-from redress.consumer import EventContext
+from redress.consumer import BatchHandler, EventContext, Handler
+from redress.db import Connection
+from redress.projection import Fold, InsertNew, Keys, Latest, UpdateExisting, Write, apply
 from services.casework import settings, store
 from services.casework.domain import case as domain
 from services.casework.domain.commands import OpenCase, RecordCorrespondence, Rejection
@@ -94,35 +97,91 @@ async def on_correspondence_received(ctx: EventContext) -> None:
     ctx.log.info("correspondence logged", reference=mail.reference)
 
 
+# -- what other services' events show on cases: written as values (`redress.projection`), so
+# that a batch of them is folded and written with a few statements per table
+
+#: the tables kept for deadlines' and notifications' events, by their keys
+KEYS: Keys = {"case_deadlines": ("deadline_id",), "case_letters": ("notification_id",)}
+
+
+def projection_writes(envelope: Envelope, e: EventPayload) -> list[Write] | None:
+    """What a deadline or letter event writes; None for an event with more to it than that."""
+    key = (getattr(e, "deadline_id", None),)
+    match e:
+        case DeadlineSet():
+            # a (re)computed deadline replaces what the case showed for it
+            shown = {
+                "due_on": e.due_on,
+                "provisional": e.provisional,
+                "clause": e.clause,
+                "explanation": e.explanation,
+                "state": "pending",
+            }
+            made = {"case_id": e.case_id, "kind": e.kind.value, "stage": e.stage}
+            return [
+                InsertNew("case_deadlines", key, {**made, **shown, "part_id": e.part_id}),
+                UpdateExisting("case_deadlines", key, shown),
+            ]
+        case DeadlineChanged():
+            moved = {"due_on": e.due_on, "provisional": e.provisional}
+            return [UpdateExisting("case_deadlines", key, {**moved, "explanation": e.explanation})]
+        case DeadlinePaused():
+            return [UpdateExisting("case_deadlines", key, {"due_on": None})]
+        case DeadlineMet():
+            state = "met_late" if e.late else "met"
+            return [UpdateExisting("case_deadlines", key, {"state": state})]
+        case DeadlineMissed():
+            return [UpdateExisting("case_deadlines", key, {"state": "missed"})]
+        case DeadlineCancelled():
+            return [UpdateExisting("case_deadlines", key, {"state": "cancelled"})]
+        case NotificationSent() | NotificationFailed():
+            # a notification ends once, sent or failed; should a later word on it come (a
+            # resend, say), the latest by time wins, and an older one delivered late changes
+            # nothing
+            failed = isinstance(e, NotificationFailed)
+            at = e.sent_at if isinstance(e, NotificationSent) else envelope.occurred_at
+            letter = {
+                "case_id": e.case_id,
+                "template": e.template,
+                "channel": e.channel,
+                "recipient": e.recipient,
+                "status": "failed" if failed else "sent",
+                "attempts": e.attempts if isinstance(e, NotificationFailed) else None,
+                "error": e.error if isinstance(e, NotificationFailed) else None,
+                "happened_at": at,
+                "event_id": envelope.event_id,
+            }
+            return [Latest("case_letters", (e.notification_id,), letter, by="happened_at")]
+    return None
+
+
+def _letter_logged(ctx: EventContext) -> None:
+    letter = ctx.payload
+    assert isinstance(letter, NotificationSent | NotificationFailed)
+    ctx.log.info(
+        "letter recorded",
+        notification_id=str(letter.notification_id),
+        template=letter.template,
+        channel=letter.channel,
+        outcome="failed" if isinstance(letter, NotificationFailed) else "sent",
+    )
+
+
+async def _project(ctx: EventContext) -> None:
+    for write in projection_writes(ctx.envelope, ctx.payload) or ():
+        await apply(ctx.conn, KEYS, write)
+
+
 async def on_deadline_set(ctx: EventContext) -> None:
-    deadline = ctx.payload
-    assert isinstance(deadline, DeadlineSet)
-    await store.record_deadline(ctx.conn, deadline)
+    await _project(ctx)
 
 
 async def on_deadline_moved(ctx: EventContext) -> None:
     """Keep the due dates shown on the case in step with deadlines."""
-    e = ctx.payload
-    match e:
-        case DeadlineChanged():
-            await store.update_deadline(
-                ctx.conn,
-                e.deadline_id,
-                due_on=e.due_on,
-                provisional=e.provisional,
-                explanation=e.explanation,
-            )
-        case DeadlinePaused():
-            await store.update_deadline(ctx.conn, e.deadline_id, clear_due=True)
-        case DeadlineMet():
-            state = "met_late" if e.late else "met"
-            await store.update_deadline(ctx.conn, e.deadline_id, state=state)
-        case DeadlineMissed():
-            await store.update_deadline(ctx.conn, e.deadline_id, state="missed")
-        case DeadlineCancelled():
-            await store.update_deadline(ctx.conn, e.deadline_id, state="cancelled")
-        case ExtensionNotAllowed():
-            ctx.log.warning("deadlines refused an extension", reason=e.reason)
+    if isinstance(ctx.payload, ExtensionNotAllowed):
+        ctx.log.warning("deadlines refused an extension", reason=ctx.payload.reason)
+        return
+    await _project(ctx)
 
 
 async def on_notification(ctx: EventContext) -> None:
@@ -131,21 +190,30 @@ async def on_notification(ctx: EventContext) -> None:
     A projection for the case page, not a fact about the case: nothing is decided or emitted.
     It is stored even when the case is not here yet, since the notification topic and the
     intake topic are read independently and the case page will find it by case id."""
-    letter = ctx.payload
-    assert isinstance(letter, NotificationSent | NotificationFailed)
-    happened_at = (
-        letter.sent_at if isinstance(letter, NotificationSent) else ctx.envelope.occurred_at
-    )
-    await store.record_letter(
-        ctx.conn, letter, event_id=ctx.envelope.event_id, happened_at=happened_at
-    )
-    ctx.log.info(
-        "letter recorded",
-        notification_id=str(letter.notification_id),
-        template=letter.template,
-        channel=letter.channel,
-        outcome="failed" if isinstance(letter, NotificationFailed) else "sent",
-    )
+    await _project(ctx)
+    _letter_logged(ctx)
+
+
+def fold_projections(handlers: dict[str, Handler]) -> BatchHandler:
+    """Apply a batch: deadline and letter events folded and written together at the end, every
+    other event through its handler in its turn. The folded tables are written by nothing
+    else here (an erasure, which scrubs letters, always goes alone), so their order against
+    the other events' writes does not matter."""
+
+    async def apply_batch(conn: Connection, contexts: Sequence[EventContext]) -> None:
+        batch = Fold(KEYS)
+        for ctx in contexts:
+            writes = projection_writes(ctx.envelope, ctx.payload)
+            if writes is None:
+                await handlers[ctx.envelope.event_type](ctx)
+                continue
+            for write in writes:
+                batch.add(write)
+            if isinstance(ctx.payload, NotificationSent | NotificationFailed):
+                _letter_logged(ctx)
+        await batch.write(conn)
+
+    return apply_batch
 
 
 async def _append(

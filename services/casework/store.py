@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from contracts import CaseOpened, DeadlineSet, NotificationFailed, NotificationSent
+from contracts import CaseOpened
 from redress.db import Connection
 from services.casework.domain.case import Case
 from services.casework.view import case_view
@@ -115,84 +115,6 @@ async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> N
         state.case_id,
         *_view(state),
         updated_at,
-    )
-
-
-async def record_deadline(conn: Connection, deadline: DeadlineSet) -> None:
-    """A (re)computed deadline: it replaces what the case showed for it."""
-    await conn.execute(
-        """INSERT INTO case_deadlines (case_id, kind, stage, deadline_id, due_on, provisional,
-               clause, explanation, state, part_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
-           ON CONFLICT (deadline_id) DO UPDATE SET due_on = $5, provisional = $6,
-               clause = $7, explanation = $8, state = 'pending'""",
-        deadline.case_id,
-        deadline.kind.value,
-        deadline.stage,
-        deadline.deadline_id,
-        deadline.due_on,
-        deadline.provisional,
-        deadline.clause,
-        deadline.explanation,
-        deadline.part_id,
-    )
-
-
-async def update_deadline(
-    conn: Connection,
-    deadline_id: uuid.UUID,
-    *,
-    state: str | None = None,
-    due_on: date | None = None,
-    clear_due: bool = False,
-    provisional: bool | None = None,
-    explanation: str | None = None,
-) -> None:
-    await conn.execute(
-        """UPDATE case_deadlines SET
-               state = coalesce($2, state),
-               due_on = CASE WHEN $3 THEN NULL ELSE coalesce($4, due_on) END,
-               provisional = coalesce($5, provisional),
-               explanation = coalesce($6, explanation)
-           WHERE deadline_id = $1""",
-        deadline_id,
-        state,
-        clear_due,
-        due_on,
-        provisional,
-        explanation,
-    )
-
-
-async def record_letter(
-    conn: Connection,
-    letter: NotificationSent | NotificationFailed,
-    *,
-    event_id: uuid.UUID,
-    happened_at: datetime,
-) -> None:
-    """What notifications did about one letter or message. A notification ends once, sent or
-    failed; should a later word on it come (a resend, say), the latest by time wins, and an
-    older one delivered late changes nothing."""
-    failed = isinstance(letter, NotificationFailed)
-    await conn.execute(
-        """INSERT INTO case_letters (notification_id, case_id, template, channel, recipient,
-               status, attempts, error, happened_at, event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (notification_id) DO UPDATE SET case_id = $2, template = $3,
-               channel = $4, recipient = $5, status = $6, attempts = $7, error = $8,
-               happened_at = $9, event_id = $10
-           WHERE case_letters.happened_at <= $9""",
-        letter.notification_id,
-        letter.case_id,
-        letter.template,
-        letter.channel,
-        letter.recipient,
-        "failed" if failed else "sent",
-        letter.attempts if isinstance(letter, NotificationFailed) else None,
-        letter.error if isinstance(letter, NotificationFailed) else None,
-        happened_at,
-        event_id,
     )
 
 
