@@ -234,6 +234,7 @@ class Service:
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 listener=listener,
+                fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
             )
             async def on_message(message: KafkaMessage, reader: Consumer) -> None:
                 raw = _raw(message.raw_message)
@@ -262,6 +263,7 @@ class Service:
             batch=True,
             max_records=settings.consumer_batch_max,
             batch_timeout_ms=settings.consumer_batch_wait_ms,
+            fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         )
         async def on_batch(message: KafkaMessage, reader: Consumer) -> None:
             records = message.raw_message

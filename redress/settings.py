@@ -66,6 +66,12 @@ class RuntimeSettings(BaseSettings):
     consumer_batch_wait_ms: int = Field(
         20, ge=1, le=1000, validation_alias="REDRESS_CONSUMER_BATCH_WAIT_MS"
     )
+    #: how long the broker may hold a consumer's fetch when nothing is there: a broker that
+    #: answers only at the end of it (the embedded one does) delays each new event by up to
+    #: this much per hop; each idle fetch costs the broker a little CPU
+    consumer_fetch_wait_ms: int = Field(
+        100, ge=1, le=5000, validation_alias="REDRESS_CONSUMER_FETCH_WAIT_MS"
+    )
 
     @property
     def bootstrap_servers(self) -> str:
