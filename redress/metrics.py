@@ -13,7 +13,8 @@ EVENTS_CONSUMED = Counter(
 )
 EVENT_HANDLING_SECONDS = Histogram(
     "redress_event_handling_seconds",
-    "Time to apply one event, transaction included",
+    "Time to apply one event, transaction included (in a batch: its handler and its share of the "
+    "rest of the transaction)",
     ["service", "event_type"],
 )
 EVENTS_APPENDED = Counter(
