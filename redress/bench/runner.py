@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -292,6 +293,7 @@ def figures(run: Run) -> list[Figure]:
                 "PG tx/s (16)",
                 note=f"{len(phase.submissions)} submitted, {phase.rejected} refused, "
                 f"{phase.duplicates} linked as duplicates"
+                + (f" (refused: {_top(phase.refusals)})" if phase.refusals else "")
                 + (
                     f", {phase.not_sent} not sent: intake fell behind the offered rate"
                     if phase.not_sent
@@ -493,3 +495,8 @@ def summary(run: Run) -> dict[str, Any]:
 def results_path(directory: Path, started: datetime, smoke: bool) -> Path:
     stamp = started.strftime("%Y-%m-%dT%H%M%SZ")
     return directory / f"{stamp}{'-smoke' if smoke else ''}.json"
+
+
+def _top(reasons: Counter[str], shown: int = 3) -> str:
+    """The commonest reasons, with their counts, short enough for a table's note."""
+    return "; ".join(f"{count} x {reason[:80]}" for reason, count in reasons.most_common(shown))

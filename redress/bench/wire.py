@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,10 @@ from urllib.parse import urlsplit
 
 class WireError(Exception):
     """The connection failed or the answer was not HTTP/1.1 this client understands."""
+
+
+class _ClosedBeforeAnswer(Exception):
+    """A reused connection turned out closed before any of the answer arrived."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,17 @@ class Answer:
         return self.body.decode("utf-8", "replace")
 
 
+#: a kept connection idle longer than this is not reused: uvicorn closes idle keep-alive
+#: connections after 5 s, and a request written as it does so would be lost
+IDLE_REUSE_SECONDS = 3.0
+
+
 class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
+        self.reused = False
 
     def close(self) -> None:
         self.writer.close()
@@ -81,25 +93,53 @@ class WireClient:
             head.append(f"{name}: {value}".encode("latin-1"))
         request = b"\r\n".join(head) + b"\r\n\r\n" + payload
         async with self._slots:
-            conn = self._idle.pop() if self._idle else None
             try:
-                if conn is None:
-                    conn = _Connection(*await asyncio.open_connection(self.host, self.port))
-                answer, keep = await asyncio.wait_for(self._exchange(conn, request), self.timeout)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
-                if conn is not None:
-                    conn.close()
-                raise WireError(repr(exc)) from exc
-            if keep:
-                self._idle.append(conn)
-            else:
+                return await self._send(request)
+            except _ClosedBeforeAnswer:
+                # a kept connection the server had just closed: nothing reached the app (not a
+                # byte of answer came back), so the request is sent once more, on a new one
+                return await self._send(request, fresh=True)
+
+    async def _send(self, request: bytes, fresh: bool = False) -> Answer:
+        conn = None if fresh else self._kept()
+        try:
+            if conn is None:
+                conn = _Connection(*await asyncio.open_connection(self.host, self.port))
+            answer, keep = await asyncio.wait_for(self._exchange(conn, request), self.timeout)
+        except _ClosedBeforeAnswer:
+            assert conn is not None
+            conn.close()
+            raise
+        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+            if conn is not None:
                 conn.close()
-            return answer
+            raise WireError(repr(exc)) from exc
+        if keep:
+            conn.idle_since = time.monotonic()
+            conn.reused = True
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return answer
+
+    def _kept(self) -> _Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if time.monotonic() - conn.idle_since < IDLE_REUSE_SECONDS:
+                return conn
+            conn.close()
+        return None
 
     async def _exchange(self, conn: _Connection, request: bytes) -> tuple[Answer, bool]:
-        conn.writer.write(request)
-        await conn.writer.drain()
-        status_line = await conn.reader.readuntil(b"\r\n")
+        try:
+            conn.writer.write(request)
+            await conn.writer.drain()
+            status_line = await conn.reader.readuntil(b"\r\n")
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            nothing_came = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
+            if conn.reused and nothing_came:
+                raise _ClosedBeforeAnswer from exc
+            raise
         parts = status_line.split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
             raise ValueError(f"not an HTTP/1.x answer: {status_line[:80]!r}")

@@ -88,3 +88,30 @@ async def test_a_closed_connection_is_replaced_and_nonsense_is_an_error() -> Non
         await client.close()
         server.close()
     assert len(connections) == 2
+
+
+async def test_a_kept_connection_the_server_dropped_is_retried_once_on_a_new_one() -> None:
+    """What uvicorn does to a keep-alive connection idle for 5 s: it closes it without a word.
+    Nothing was answered on it, so the request goes again on a new connection."""
+    connections: list[int] = []
+
+    async def one_answer_then_hang_up(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        connections.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(one_answer_then_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = WireClient(f"http://127.0.0.1:{port}", size=1)
+    try:
+        assert (await client.get("/a")).text == "ok"
+        await asyncio.sleep(0.05)  # the server has hung up by now
+        assert (await client.get("/b")).text == "ok"
+    finally:
+        await client.close()
+        server.close()
+    assert len(connections) == 2
