@@ -28,7 +28,7 @@ def _invalid(field: str, reason: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", field), "msg": reason, "type": "value"}])
 
 
-def filters(
+async def filters(
     organisation_id: str | None = Query(None, max_length=100),
     service_area: str | None = Query(None, max_length=100),
     procedure: str | None = Query(None, max_length=40),
