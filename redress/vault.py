@@ -384,14 +384,21 @@ class Vault:
             "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", person_id
         )
         assert row is not None
-        return self._sealing_key(row)
+        return self._sealing_key(person_id, row)
 
-    def _sealing_key(self, row: asyncpg.Record) -> tuple[uuid.UUID | None, bytes | None]:
+    def _sealing_key(
+        self, person_id: uuid.UUID, row: asyncpg.Record
+    ) -> tuple[uuid.UUID | None, bytes | None]:
         """Read from the person's row each time, never from the cache: a key erased by another
-        process a moment ago must not seal anything new."""
+        process a moment ago must not seal anything new. What was read goes into the cache,
+        as `key` would put it there: the events just sealed are usually read back soon (a
+        case opened from a submission gets its first staff command a moment later), and their
+        first reading then needs no lookup of its own."""
         if row["wrapped_key"] is None:
             return None, None
-        return row["key_id"], self._unwrap(row["key_id"], bytes(row["wrapped_key"]))
+        key: bytes = self._unwrap(row["key_id"], bytes(row["wrapped_key"]))
+        self.cache.put(row["key_id"], person_id, key)
+        return row["key_id"], key
 
     async def key(self, reader: Reader, key_id: uuid.UUID) -> bytes | None:
         """A person's key by its id, None once erased (or never known)."""
@@ -468,7 +475,7 @@ class Vault:
         person_id: uuid.UUID = row["person_id"]
         if row["key_id"] is None:  # no key made for this person yet
             return person_id, *await self._key_for_sealing(conn, person_id)
-        return person_id, *self._sealing_key(row)
+        return person_id, *self._sealing_key(person_id, row)
 
     async def seal(self, conn: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes as they may be stored and published: personal fields sealed."""

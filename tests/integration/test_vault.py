@@ -317,3 +317,32 @@ async def test_a_batch_of_sealed_events_opens_after_one_prefetch(
     ] + [ERASED]
     with pytest.raises(AssertionError):  # the reader does refuse: the cache did the work
         await vault.Vault(vault.master_key(None)).open(_NoDatabase(), envelopes[0])  # type: ignore[arg-type]
+
+
+async def test_what_was_just_sealed_opens_without_a_lookup_and_erasure_still_wins(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    """Sealing keeps the key it read in the cache, so reading the event back (a case's first
+    staff command, after the consumer opened it) needs no key lookup; erasing the person in
+    this process still drops it, and nothing opens after that."""
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    person = await the_vault.person_for_contact(conn, email=email, phone=None)
+    envelope = new_envelope(
+        submission(person, name, email),
+        stream_id=f"s-{uuid.uuid4()}",
+        stream_version=1,
+        occurred_at=NOW,
+        actor="t",
+        correlation_id=uuid.uuid4(),
+    )
+    async with conn.transaction():
+        (sealed,) = await the_vault.seal(conn, [envelope])
+    assert name not in json.dumps(sealed.payload)
+    opened = await the_vault.open(_NoDatabase(), sealed)  # type: ignore[arg-type]
+    assert opened.payload["complainant"]["name"] == name
+    async with conn.transaction():
+        assert await the_vault.destroy_key(conn, person, reason="request", now=NOW)
+    with pytest.raises(AssertionError):  # no longer cached: the reader is asked, and refuses
+        await the_vault.open(_NoDatabase(), sealed)  # type: ignore[arg-type]
+    assert (await the_vault.open(conn, sealed)).payload["complainant"]["name"] == ERASED
