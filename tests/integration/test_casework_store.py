@@ -3,8 +3,9 @@ at dates of the test's choosing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
@@ -105,3 +106,52 @@ async def test_view_columns_follow_the_state(casework_pool: asyncpg.Pool) -> Non
     load = await store.queue(casework_pool, "caseload", "olivia", None)
     assert [str(r["case_id"]) for r in load] == [case_id]
     assert await store.queue(casework_pool, "triage", None, None) == []
+
+
+async def test_a_case_is_read_with_its_deadlines_as_the_lists_read_them(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    """One statement reads the case and its deadlines: the same dicts, values and order as
+    the case row followed by `_with_deadlines` (what the search lists use)."""
+    case_id = await save(casework_pool, open_case(), triage(), acknowledge())
+    other = await save(casework_pool, open_case())
+    rows = [
+        (case_id, "response", 2, "B", date(2026, 4, 1), "pending", False, "s2", "second"),
+        (case_id, "response", 1, None, None, "paused", True, "s1", "no date while paused"),
+        (case_id, "acknowledgement", 1, None, date(2026, 3, 9), "met", False, "a1", "ack"),
+        (other, "response", 1, None, date(2026, 3, 30), "pending", False, "x", "other case"),
+    ]
+    for case, kind, stage, part, due, state, provisional, clause, why in rows:
+        await casework_pool.execute(
+            """INSERT INTO case_deadlines (case_id, deadline_id, kind, stage, part_id, due_on,
+                   state, provisional, clause, explanation)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            uuid.UUID(case),
+            uuid.uuid4(),
+            kind,
+            stage,
+            part,
+            due,
+            state,
+            provisional,
+            clause,
+            why,
+        )
+    case = await store.get_case(casework_pool, uuid.UUID(case_id))
+    assert case is not None
+    row = await casework_pool.fetchrow(
+        f"SELECT {store._CASE_COLUMNS}, state FROM cases WHERE case_id = $1", uuid.UUID(case_id)
+    )
+    (expected,) = await store._with_deadlines(casework_pool, [dict(row)])
+    assert case == expected
+    assert [d["explanation"] for d in case["deadlines"]] == [
+        "ack",
+        "no date while paused",
+        "second",
+    ]
+    assert case["deadlines"][0]["due_on"] == date(2026, 3, 9)
+    assert isinstance(case["deadlines"][0]["deadline_id"], uuid.UUID)
+    assert case["deadlines"][1]["provisional"] is True and case["deadlines"][1]["due_on"] is None
+    lonely = await store.get_case(casework_pool, uuid.UUID(await save(casework_pool, open_case())))
+    assert lonely is not None and lonely["deadlines"] == []
+    assert await store.get_case(casework_pool, uuid.uuid4()) is None
