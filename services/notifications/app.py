@@ -29,7 +29,14 @@ def channels(settings: NotificationSettings) -> dict[str, Channel]:
 
 async def deliver(runtime: Runtime) -> None:
     settings = NotificationSettings()
-    await delivery.run(runtime.pool, runtime.service, channels(settings), settings, runtime.clock)
+    await delivery.run(
+        runtime.pool,
+        runtime.service,
+        channels(settings),
+        settings,
+        runtime.clock,
+        schema=runtime.service,
+    )
 
 
 service = Service(

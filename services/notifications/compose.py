@@ -11,9 +11,11 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from redress.clock import london_today
-from redress.db import Connection
+from redress.db import Connection, notify_after_commit
 from services.notifications import letters
 
+#: notified after a transaction that queued a notification commits: wakes the delivery worker
+DUE_CHANNEL: Final = "redress_notifications_due"
 NOTIFICATION_NAMESPACE: Final = uuid.UUID("9e2d4c6b-8a1f-4e3d-b5c7-1a2b3c4d5e6f")
 
 
@@ -142,6 +144,8 @@ async def queue(
     )
     if made is not None:
         made.add(nid)
+    if made_now and status == "queued":
+        await notify_after_commit(conn, DUE_CHANNEL, "")
     return bool(made_now)
 
 

@@ -1,15 +1,25 @@
 """The delivery worker: sends queued notifications, retries failures with a growing pause, and
 gives up (and tells a manager) after the configured number of tries. Every attempt is logged.
 
-A notification is claimed with ``FOR UPDATE SKIP LOCKED`` and marked sent in the transaction
-that holds the claim, so replicas never send the same one and a redelivered event (which finds
-it already queued) never sends it again. The one gap is a crash after the mail server accepted
-a message and before the mark commits: that message goes again, carrying the same Message-ID.
+A batch of due notifications is claimed with ``FOR UPDATE SKIP LOCKED`` and marked sent in the
+transaction that holds the claim, so replicas never send the same one and a redelivered event
+(which finds it already queued) never sends it again. The batch's letters are sent one after
+another and marked sent together, with their ``NotificationSent`` events, in two statements
+before the one commit: per letter that is the SMTP exchange and about one database round trip
+instead of seven. The gap this leaves is a crash (the process killed, the database connection
+lost) after the mail server accepted a letter and before the batch's commit: the letters of
+the batch accepted so far go again, at most ``REDRESS_DELIVERY_BATCH`` of them, each carrying
+the same Message-ID so a mail system can tell the resend. A stop (cancellation) or an
+unexpected error part way through commits what went before giving up, so neither resends.
+Queueing a notification wakes the worker after the queueing transaction commits; the poll
+interval is only the fallback (retries, letters queued by another replica).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -17,81 +27,113 @@ import asyncpg
 from contracts import NotificationFailed, NotificationSent
 from redress import eventstore
 from redress.consumer import Clock
-from redress.db import Connection
+from redress.db import Connection, listen_locally
 from redress.logging import get_logger
 from redress.metrics import NOTIFICATIONS
-from redress.service import poll_forever
 from services.notifications.channels import Channel, Closable, DeliveryError, Outgoing
-from services.notifications.compose import Route, queue
+from services.notifications.compose import DUE_CHANNEL, Route, queue
 from services.notifications.settings import NotificationSettings
 
 log = get_logger(__name__)
 
+_CLAIM = """SELECT * FROM notifications
+            WHERE status = 'queued' AND next_attempt_at <= $1
+            ORDER BY next_attempt_at, created_at LIMIT $2
+            FOR UPDATE SKIP LOCKED"""
 
-async def deliver_one(
+#: marked sent and the attempts logged in one statement for the whole batch
+_MARK_SENT = """
+WITH sent AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[]) AS s(notification_id, attempt)
+), marked AS (
+    UPDATE notifications n SET status = 'sent', attempts = sent.attempt, sent_at = $3,
+        last_error = NULL
+    FROM sent WHERE n.notification_id = sent.notification_id
+)
+INSERT INTO delivery_attempts (notification_id, attempt, attempted_at, outcome)
+SELECT notification_id, attempt, $3, 'sent' FROM sent
+"""
+
+
+def _outgoing(row: asyncpg.Record) -> Outgoing:
+    return Outgoing(
+        notification_id=str(row["notification_id"]),
+        recipient=row["recipient"],
+        subject=row["subject"],
+        html=row["html"],
+        text=row["text_body"],
+        pdf=None if row["pdf"] is None else bytes(row["pdf"]),
+    )
+
+
+async def deliver_batch(
     conn: Connection,
     service: str,
     channels: dict[str, Channel],
     settings: NotificationSettings,
     now: datetime,
-) -> str | None:
-    """Claim, send and mark one notification, in a transaction of its own: a crash resends at
-    most the one letter whose sending it interrupted."""
+    limit: int,
+) -> tuple[int, int]:
+    """Claim up to ``limit`` due notifications, send them and mark them, in one transaction;
+    returns how many were claimed and how many sent."""
+    problem: BaseException | None = None
     async with conn.transaction():
-        row = await conn.fetchrow(
-            """SELECT * FROM notifications
-               WHERE status = 'queued' AND next_attempt_at <= $1
-               ORDER BY next_attempt_at, created_at LIMIT 1
-               FOR UPDATE SKIP LOCKED""",
-            now,
-        )
-        if row is None:
-            return None
-        attempt = row["attempts"] + 1
-        channel = channels.get(row["channel"])
-        try:
-            if channel is None:
-                raise DeliveryError(f"no {row['channel']} channel is configured")
-            await channel.send(
-                Outgoing(
-                    notification_id=str(row["notification_id"]),
+        rows = await conn.fetch(_CLAIM, now, limit)
+        sent: list[tuple[asyncpg.Record, int]] = []
+        for row in rows:
+            attempt = row["attempts"] + 1
+            channel = channels.get(row["channel"])
+            try:
+                if channel is None:
+                    raise DeliveryError(f"no {row['channel']} channel is configured")
+                await channel.send(_outgoing(row))
+            except DeliveryError as exc:
+                await _failed(conn, service, row, attempt, str(exc), settings, now)
+                final = attempt >= settings.max_attempts
+                NOTIFICATIONS.labels(row["channel"], "failed" if final else "retry").inc()
+                continue
+            except BaseException as exc:  # a stop or a bug: keep the marks of what went
+                problem = exc
+                break
+            sent.append((row, attempt))
+        await _mark_sent(conn, service, sent, now)
+    if problem is not None:
+        raise problem
+    return len(rows), len(sent)
+
+
+async def _mark_sent(
+    conn: Connection, service: str, sent: Sequence[tuple[asyncpg.Record, int]], now: datetime
+) -> None:
+    if not sent:
+        return
+    await conn.execute(
+        _MARK_SENT, [r["notification_id"] for r, _ in sent], [a for _, a in sent], now
+    )
+    # each notification is its own stream, so replicas sending different notifications of
+    # one case never contend
+    await eventstore.append_each_at_end(
+        conn,
+        service,
+        [
+            (
+                f"notification-{row['notification_id']}",
+                NotificationSent(
+                    notification_id=row["notification_id"],
+                    case_id=row["case_id"],
+                    template=row["template"],
+                    channel=row["channel"],
                     recipient=row["recipient"],
-                    subject=row["subject"],
-                    html=row["html"],
-                    text=row["text_body"],
-                    pdf=None if row["pdf"] is None else bytes(row["pdf"]),
-                )
+                    sent_at=now,
+                ),
+                row["notification_id"],
             )
-        except DeliveryError as exc:
-            await _failed(conn, service, row, attempt, str(exc), settings, now)
-            final = attempt >= settings.max_attempts
-            NOTIFICATIONS.labels(row["channel"], "failed" if final else "retry").inc()
-            return "retry"
-        # marked sent and the attempt logged in one round trip
-        await conn.execute(
-            """WITH marked AS (
-                   UPDATE notifications SET status = 'sent', attempts = $2, sent_at = $3,
-                       last_error = NULL WHERE notification_id = $1)
-               INSERT INTO delivery_attempts (notification_id, attempt, attempted_at, outcome)
-               VALUES ($1, $2, $3, 'sent')""",
-            row["notification_id"],
-            attempt,
-            now,
-        )
-        await _record(
-            conn,
-            service,
-            row["notification_id"],
-            now,
-            NotificationSent(
-                notification_id=row["notification_id"],
-                case_id=row["case_id"],
-                template=row["template"],
-                channel=row["channel"],
-                recipient=row["recipient"],
-                sent_at=now,
-            ),
-        )
+            for row, _ in sent
+        ],
+        now=now,
+        actor=f"service:{service}",
+    )
+    for row, _ in sent:
         NOTIFICATIONS.labels(row["channel"], "sent").inc()
         log.info(
             "notification sent",
@@ -100,7 +142,6 @@ async def deliver_one(
             template=row["template"],
             channel=row["channel"],
         )
-        return "sent"
 
 
 async def _failed(
@@ -218,23 +259,32 @@ async def deliver_due(
     settings: NotificationSettings,
     now: datetime,
     limit: int = 200,
+    *,
+    close_when_done: bool = True,
 ) -> int:
-    sent = 0
-    outcome: str | None = None
+    """Send what is due, a batch per transaction, until a batch comes back short (nothing
+    more due) or ``limit`` letters were claimed; returns how many were sent."""
+    sent = claimed_all = 0
     # one connection for the poll: a pool's connection is reset (a round trip) each time it
     # goes back, which per letter was one round trip in ten
     async with pool.acquire() as conn:
-        for _ in range(limit):
-            outcome = await deliver_one(conn, service, channels, settings, now)
-            if outcome is None:
+        while claimed_all < limit:
+            size = min(settings.batch_size, limit - claimed_all)
+            claimed, went = await deliver_batch(conn, service, channels, settings, now, size)
+            claimed_all += claimed
+            sent += went
+            if claimed < size:
                 break
-            sent += outcome == "sent"
-    if outcome is None:
-        # nothing more due: let go of kept connections rather than leave them idle
-        for channel in channels.values():
-            if isinstance(channel, Closable):
-                await channel.close()
+    if close_when_done and claimed_all < limit:
+        await close_channels(channels)
     return sent
+
+
+async def close_channels(channels: dict[str, Channel]) -> None:
+    """Let go of kept connections rather than leave them idle for a server to time out."""
+    for channel in channels.values():
+        if isinstance(channel, Closable):
+            await channel.close()
 
 
 async def run(
@@ -243,9 +293,29 @@ async def run(
     channels: dict[str, Channel],
     settings: NotificationSettings,
     clock: Clock,
+    schema: str,
 ) -> None:
-    await poll_forever(
-        "delivery poll",
-        settings.poll_seconds,
-        lambda: deliver_due(pool, service, channels, settings, clock()),
-    )
+    """Deliver whenever this process queues a notification (woken after the queueing commit,
+    without a round trip: `listen_locally`) and at least every ``poll_seconds`` (retries, and
+    letters another replica queued). A failure (the database away, say) is logged and the next
+    round tries again. Kept connections are closed when a poll interval passes with nothing
+    queued, not after every burst: under load letters come a few at a time, and reconnecting
+    to the mail server for each few cost more than the letters."""
+    wake = asyncio.Event()
+    stop = listen_locally(DUE_CHANNEL, schema, wake.set)
+    try:
+        while True:
+            wake.clear()
+            try:
+                await deliver_due(pool, service, channels, settings, clock(), close_when_done=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("delivery poll failed; will try again", error=repr(exc))
+            try:
+                await asyncio.wait_for(wake.wait(), settings.poll_seconds)
+            except TimeoutError:
+                await close_channels(channels)
+    finally:
+        stop()
+        await close_channels(channels)

@@ -24,6 +24,9 @@ class NotificationSettings(BaseSettings):
     max_attempts: int = Field(5, ge=1, validation_alias="REDRESS_DELIVERY_ATTEMPTS")
     retry_base_seconds: float = Field(5.0, gt=0, validation_alias="REDRESS_DELIVERY_RETRY_SECONDS")
     poll_seconds: float = Field(0.5, gt=0, validation_alias="REDRESS_DELIVERY_POLL_SECONDS")
+    #: letters claimed, sent and marked per transaction; also the most a crash between a mail
+    #: server accepting letters and the batch's commit can make go twice
+    batch_size: int = Field(20, ge=1, validation_alias="REDRESS_DELIVERY_BATCH")
     data_dir: Path = Field(Path(".redress"), validation_alias="REDRESS_DATA_DIR")
 
     @property
