@@ -168,3 +168,69 @@ async def test_a_version_clash_is_a_conflict_and_the_transaction_carries_on(
         await eventstore.append(conn, "test", events(stream, 2, 1), expected_version=2)
     assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", stream) == 3
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", stream) == 3
+
+
+async def test_one_event_on_each_of_several_streams_goes_after_what_each_holds(
+    pool: asyncpg.Pool,
+) -> None:
+    old, new = f"s-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", events(old, 0, 2), expected_version=0)
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    async with pool.acquire() as conn, conn.transaction():
+        written = await eventstore.append_each_at_end(
+            conn,
+            "test",
+            [
+                (old, ThingHappened(name="third"), ids[0]),
+                (new, ThingHappened(name="first"), ids[1]),
+            ],
+            now=NOW,
+            actor="test",
+        )
+    assert [(e.stream_id, e.stream_version, e.correlation_id) for e in written] == [
+        (old, 3, ids[0]),
+        (new, 1, ids[1]),
+    ]
+    async with pool.acquire() as conn:
+        assert (await eventstore.load_stream(conn, old))[-1] == written[0]
+        assert await eventstore.load_stream(conn, new) == [written[1]]
+    rows = await pool.fetch("SELECT * FROM outbox ORDER BY position")
+    assert [r["message_key"] for r in rows][-2:] == [old, new]
+    assert [decode_envelope(bytes(r["message_value"])) for r in rows][-2:] == written
+
+
+async def test_a_racing_writer_on_one_stream_stores_none_of_the_batch(pool: asyncpg.Pool) -> None:
+    calm, raced = f"s-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+
+    async def batch(conn: asyncpg.Connection) -> None:
+        async with conn.transaction():
+            with pytest.raises(eventstore.ConcurrencyConflict):
+                await eventstore.append_each_at_end(
+                    conn,
+                    "test",
+                    [
+                        (calm, ThingHappened(name="calm"), uuid.uuid4()),
+                        (raced, ThingHappened(name="late"), uuid.uuid4()),
+                    ],
+                    now=NOW,
+                    actor="test",
+                )
+            # the transaction carries on, without any of the batch
+            assert (
+                await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", calm) == 0
+            )
+
+    async with pool.acquire() as first, pool.acquire() as second:
+        async with first.transaction():
+            await eventstore.append(first, "test", events(raced, 0, 1), expected_version=0)
+            # the batch reads the raced stream as empty, then its insert waits for this commit
+            racing = asyncio.create_task(batch(second))
+            pid = second.get_server_pid()
+            while not racing.done() and not await pool.fetchval(  # noqa: ASYNC110
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+            ):
+                await asyncio.sleep(0.01)
+        await racing
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", calm) == 0
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", raced) == 1

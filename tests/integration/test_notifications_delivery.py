@@ -4,8 +4,11 @@ refuses is retried, then reported; restrictions suppress or redirect."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,8 +28,14 @@ from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
 from redress.db import create_pool
 from redress.embedded.smtp_sink import read_mailbox
 from services.notifications.app import service
-from services.notifications.channels import EmailChannel, FileSmsProvider, SmsChannel
-from services.notifications.delivery import deliver_due
+from services.notifications.channels import (
+    Channel,
+    EmailChannel,
+    FileSmsProvider,
+    Outgoing,
+    SmsChannel,
+)
+from services.notifications.delivery import deliver_due, run
 from services.notifications.settings import NotificationSettings
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
@@ -269,6 +278,95 @@ async def test_a_refusing_mail_server_is_retried_then_reported(
         )
         assert failed == 1
     finally:
+        await pool.close()
+
+
+@dataclass
+class StopsPartWay:
+    """The real mail channel, until a stop (or a bug) interrupts the ``after``-th send."""
+
+    inner: EmailChannel
+    after: int
+    interruption: BaseException
+    sent: int = 0
+
+    async def send(self, message: Outgoing) -> None:
+        if self.sent == self.after:
+            raise self.interruption
+        await self.inner.send(message)
+        self.sent += 1
+
+
+@pytest.mark.parametrize("interruption", [asyncio.CancelledError(), RuntimeError("a bug")])
+async def test_a_batch_stopped_part_way_keeps_what_went_and_sends_the_rest_once(
+    stack: Stack, schema: str, tmp_path: Any, interruption: BaseException
+) -> None:
+    pool = await create_pool(stack.dsn, schema)
+    try:
+        consumer = consumer_for(pool)
+        emails = []
+        for n in range(5):
+            case_id = uuid.uuid4()
+            emails.append(f"batch-{n}-{case_id.hex[:8]}@example.org")
+            await deliver(consumer, case_events(case_id, emails[-1])[:3], case_id, 10 * n)
+        cfg = settings(stack, tmp_path, REDRESS_DELIVERY_BATCH=2)
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        email = EmailChannel("127.0.0.1", stack.smtp_port, cfg.mail_from)
+        # the first batch of two commits; the second is stopped after its first letter went
+        stopping: dict[str, Channel] = {"email": StopsPartWay(email, 3, interruption)}
+        with pytest.raises(type(interruption)):
+            await deliver_due(pool, "notifications", stopping, cfg, later)
+        marked = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'sent'")
+        assert marked == 3
+        assert await pool.fetchval("SELECT count(*) FROM delivery_attempts") == 3
+        assert (
+            await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'NotificationSent'")
+            == 3
+        )
+        assert await deliver_due(pool, "notifications", {"email": email}, cfg, later) == 2
+        mine = [m for m in read_mailbox(stack.mail_dir) if m["To"] in emails]
+        assert sorted(m["To"] for m in mine) == sorted(emails)  # each letter once
+        sent_events = await pool.fetch(
+            "SELECT stream_id, stream_version FROM events WHERE event_type = 'NotificationSent'"
+        )
+        ids = await pool.fetch("SELECT notification_id FROM notifications WHERE status = 'sent'")
+        assert sorted(r["stream_id"] for r in sent_events) == sorted(
+            f"notification-{r['notification_id']}" for r in ids
+        )
+        assert {r["stream_version"] for r in sent_events} == {1}
+    finally:
+        await pool.close()
+
+
+async def test_queueing_a_letter_wakes_the_worker_without_waiting_for_its_poll(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    pool = await create_pool(stack.dsn, schema)
+    # a poll far longer than the waits below: only the wake-up after the commit sends in time
+    cfg = settings(stack, tmp_path, REDRESS_DELIVERY_POLL_SECONDS=600)
+    channels: dict[str, Channel] = {
+        "email": EmailChannel("127.0.0.1", stack.smtp_port, cfg.mail_from)
+    }
+    worker = asyncio.create_task(
+        run(pool, "notifications", channels, cfg, lambda: datetime.now(UTC), schema)
+    )
+    try:
+        consumer = consumer_for(pool)
+        for n in range(2):  # the second comes while the worker waits, whatever the first met
+            case_id = uuid.uuid4()
+            await deliver(consumer, case_events(case_id, "wake@example.org")[:3], case_id, 10 * n)
+            for _ in range(600):
+                status = await pool.fetchval(
+                    "SELECT status FROM notifications WHERE case_id = $1", case_id
+                )
+                if status == "sent":
+                    break
+                await asyncio.sleep(0.05)
+            assert status == "sent"
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
         await pool.close()
 
 
