@@ -129,9 +129,22 @@ def _walk(node: Any, rest: list[str], here: list[str], found: dict[str, Any]) ->
         _walk(node[head], tail, [*here, head], found)
 
 
+def _copied(value: Any) -> Any:
+    """A deep copy of a JSON value, made directly: `copy.deepcopy`'s memo and dispatch cost
+    several times as much, and every sealed event read anywhere is copied once. Anything not
+    JSON still goes through `copy.deepcopy`; strings, numbers and None are immutable."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
+
+
 def replace(payload: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """A copy of the payload with each concrete path set to its value."""
-    out = copy.deepcopy(payload)
+    out: dict[str, Any] = _copied(payload)
     for path, value in values.items():
         *parents, leaf = path.split(".")
         node: Any = out

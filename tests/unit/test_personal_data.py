@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from contracts import case_events as ev
 from contracts import decode_payload, new_envelope
 from contracts.events import FeedbackSubmitted
-from contracts.personal import ERASED, PERSONAL_FIELDS, SEALED, extract, placeholder
+from contracts.personal import ERASED, PERSONAL_FIELDS, SEALED, extract, placeholder, replace
 from contracts.registry import event_spec, registered_event_types
 from redress.vault import (
     KeyCache,
@@ -270,3 +270,15 @@ def test_the_key_cache_forgets_an_erased_person_and_keeps_erasure_for_good() -> 
     expiring.put(a, PERSON, b"k" * 32)
     expiring.put(b, PERSON, None)
     assert expiring.get(a) == (False, None) and expiring.get(b) == (True, None)
+
+
+def test_replace_leaves_the_payload_it_was_given_as_it_was() -> None:
+    """The copy shares nothing mutable with the original, however deep."""
+    original = {"a": {"b": [{"c": "x"}, {"c": "y"}], "d": 1.5}, "e": None, "f": [1, [2]]}
+    before = json.loads(json.dumps(original))
+    out = replace(original, {"a.b.1.c": "z", "e": "set"})
+    assert out == {"a": {"b": [{"c": "x"}, {"c": "z"}], "d": 1.5}, "e": "set", "f": [1, [2]]}
+    assert original == before
+    out["f"][1].append(3)
+    out["a"]["b"][0]["c"] = "changed"
+    assert original == before

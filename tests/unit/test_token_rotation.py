@@ -4,6 +4,7 @@ and nothing else gets in."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -46,3 +47,30 @@ def test_previous_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("REDRESS_TOKEN_KEY_PREVIOUS", "short")
     with pytest.raises(ValueError, match="32 characters"):
         previous_token_keys()
+
+
+def test_a_token_verified_once_is_still_refused_once_expired_or_its_key_retired() -> None:
+    """Verified tokens are remembered (not checked again on every request), but only under
+    the keys they were checked with and only until their expiry."""
+    issued = datetime.now(UTC) - timedelta(hours=8) + timedelta(seconds=2)
+    token = mint(OLD, user="olivia", role=Role.OFFICER, now=issued)  # expires in 2 s
+    assert verify(NEW, token, (OLD,)).user == "olivia"
+    assert verify(NEW, token, (OLD,)).user == "olivia"  # remembered
+    with pytest.raises(jwt.InvalidSignatureError):  # the rotation is over: OLD is retired
+        verify(NEW, token)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            verify(NEW, token, (OLD,))
+        except jwt.ExpiredSignatureError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("a remembered token outlived its expiry")
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verify(NEW, token, (OLD,))
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify(NEW, mint(OTHER, user="olivia", role=Role.OFFICER), (OLD,))
+    with pytest.raises(jwt.PyJWTError):
+        verify(NEW, tampered, (OLD,))
