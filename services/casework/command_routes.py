@@ -23,7 +23,6 @@ from redress.clock import london_today
 from redress.service import runtime_of
 from services.casework.commanding import CaseNotFound, CommandRefused, execute
 from services.casework.domain import commands as c
-from services.casework.view import case_view
 
 router = APIRouter(prefix="/v1/cases", tags=["case commands"])
 
@@ -384,7 +383,7 @@ def _endpoint(route: Route, model: type[Any]):  # type: ignore[no-untyped-def]
             "case_id": str(case_id),
             "version": outcome.state.version,
             "events": [e.event_type for e in outcome.events],
-            "case": case_view(outcome.state),
+            "case": outcome.view,
         }
 
     endpoint.__doc__ = route.summary

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -35,6 +36,8 @@ class CommandRefused(Exception):
 class Outcome:
     state: Case
     events: list[Envelope]
+    #: the case as stored and shown (`case_view` of ``state``), made once for both
+    view: dict[str, Any]
 
 
 async def load(conn: Connection, case_id: uuid.UUID) -> Case:
@@ -87,7 +90,7 @@ async def execute(
                     )
                     new_state = evolve(new_state, payload)
                 await eventstore.append(conn, service, envelopes, expected_version=state.version)
-                await store.save_view(conn, new_state, updated_at=now)
+                view = await store.save_view(conn, new_state, updated_at=now)
                 if also is not None:
                     await also(conn)
         except eventstore.ConcurrencyConflict:
@@ -95,7 +98,7 @@ async def execute(
             raise CommandRefused(
                 "another change to this case was saved first; reload it and try again", current
             ) from None
-    return Outcome(new_state, envelopes)
+    return Outcome(new_state, envelopes, view)
 
 
 async def _enrich(conn: Connection, state: Case, command: Command) -> Command:

@@ -103,7 +103,9 @@ async def open_case(
     )
 
 
-async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> None:
+async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> dict[str, Any]:
+    """The case's view as stored (`case_view`), for a caller that answers with it too."""
+    columns = _view(state)
     await conn.execute(
         """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4, stage = $5,
                officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
@@ -113,9 +115,11 @@ async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> N
                closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
            WHERE case_id = $1""",
         state.case_id,
-        *_view(state),
+        *columns,
         updated_at,
     )
+    view: dict[str, Any] = columns[0]
+    return view
 
 
 async def letters(reader: Connection | asyncpg.Pool, case_id: uuid.UUID) -> list[dict[str, Any]]:

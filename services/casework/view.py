@@ -13,12 +13,27 @@ from pydantic import BaseModel
 
 from services.casework.domain.case import Case
 
+#: values that are already JSON as they are (exactly these types: a str enum is not one)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: the field names of each dataclass met, looked up once per class
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
 
 def jsonable(value: Any) -> Any:
+    """Most of a case is text, numbers and None: those are answered first, and a dataclass's
+    fields are looked up once per class, since every command and every stored view turns the
+    whole case into JSON."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: jsonable(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
