@@ -303,8 +303,14 @@ async def run(
     to the mail server for each few cost more than the letters."""
     wake = asyncio.Event()
     stop = listen_locally(DUE_CHANNEL, schema, wake.set)
+    loop = asyncio.get_running_loop()
+    started = -settings.round_gap_seconds
     try:
         while True:
+            since = loop.time() - started
+            if since < settings.round_gap_seconds:
+                await asyncio.sleep(settings.round_gap_seconds - since)
+            started = loop.time()
             wake.clear()
             try:
                 await deliver_due(pool, service, channels, settings, clock(), close_when_done=False)

@@ -27,6 +27,11 @@ class NotificationSettings(BaseSettings):
     #: letters claimed, sent and marked per transaction; also the most a crash between a mail
     #: server accepting letters and the batch's commit can make go twice
     batch_size: int = Field(20, ge=1, validation_alias="REDRESS_DELIVERY_BATCH")
+    #: the least time from one delivery round's start to the next when woken: under load, a
+    #: wake-up per queueing commit would otherwise make a round (and a transaction) per letter
+    round_gap_seconds: float = Field(
+        0.05, ge=0, validation_alias="REDRESS_DELIVERY_ROUND_GAP_SECONDS"
+    )
     data_dir: Path = Field(Path(".redress"), validation_alias="REDRESS_DATA_DIR")
 
     @property

@@ -370,6 +370,45 @@ async def test_queueing_a_letter_wakes_the_worker_without_waiting_for_its_poll(
         await pool.close()
 
 
+async def test_letters_queued_soon_after_a_round_wait_and_go_together(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    """Under load every queueing commit wakes the worker: the round gap makes the letters
+    of the commits that come soon after a round wait for one round (one transaction)."""
+    pool = await create_pool(stack.dsn, schema)
+    cfg = settings(
+        stack,
+        tmp_path,
+        REDRESS_DELIVERY_POLL_SECONDS=600,
+        REDRESS_DELIVERY_ROUND_GAP_SECONDS=3,  # longer than queueing the four takes
+    )
+    channels: dict[str, Channel] = {
+        "email": EmailChannel("127.0.0.1", stack.smtp_port, cfg.mail_from)
+    }
+    worker = asyncio.create_task(
+        run(pool, "notifications", channels, cfg, lambda: datetime.now(UTC), schema)
+    )
+    try:
+        consumer = consumer_for(pool)
+        for n in range(4):
+            case_id = uuid.uuid4()
+            await deliver(consumer, case_events(case_id, f"g{n}@example.org")[:3], case_id, 9 * n)
+        for _ in range(600):
+            if not await pool.fetchval("SELECT count(*) FROM notifications WHERE status <> 'sent'"):
+                break
+            await asyncio.sleep(0.05)
+        rounds = await pool.fetchval("SELECT count(DISTINCT sent_at) FROM notifications")
+        sent = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'sent'")
+        assert sent == 4
+        # the first letter may have had a round of its own; the rest waited for one
+        assert rounds <= 2
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await pool.close()
+
+
 async def test_restrictions_suppress_or_redirect(stack: Stack, schema: str, tmp_path: Any) -> None:
     pool = await create_pool(stack.dsn, schema)
     try:
