@@ -457,12 +457,7 @@ class Vault:
         person recorded for its case, submission or stream (in that order), else a new one;
         the event's subjects are recorded for them as it goes."""
         payload = envelope.payload
-        subjects = [
-            (str(payload[k]), kind)
-            for k, kind in (("case_id", "case"), ("submission_id", "submission"))
-            if payload.get(k) is not None
-        ]
-        subjects.append((envelope.stream_id, "stream"))
+        subjects = _subjects(envelope)
         given = payload.get("person_id")
         row = await conn.fetchrow(
             _PERSON_AND_KEY,
@@ -477,8 +472,22 @@ class Vault:
             return person_id, *await self._key_for_sealing(conn, person_id)
         return person_id, *self._sealing_key(person_id, row)
 
-    async def seal(self, conn: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
-        """The envelopes as they may be stored and published: personal fields sealed."""
+    async def seal(
+        self, conn: Connection, envelopes: Sequence[Envelope], *, at_once: bool = False
+    ) -> list[Envelope]:
+        """The envelopes as they may be stored and published: personal fields sealed.
+        ``at_once``: the events are likely about people already known (letters about open
+        cases, say), so try finding them all in one go first (`_people_at_once`)."""
+        personal = [
+            env
+            for env in envelopes
+            if personal_paths(env.event_type)
+            and SEALED not in env.payload
+            and extract(env.payload, personal_paths(env.event_type))
+        ]
+        known = None
+        if at_once and len(personal) > 1:
+            known = await self._people_at_once(conn, personal)
         out = []
         for env in envelopes:
             if not personal_paths(env.event_type) or SEALED in env.payload:
@@ -487,7 +496,10 @@ class Vault:
             if not extract(env.payload, personal_paths(env.event_type)):
                 out.append(env)
                 continue
-            person_id, key_id, key = await self._person_and_key(conn, env)
+            if known is not None:
+                person_id, key_id, key = known[env.event_id]
+            else:
+                person_id, key_id, key = await self._person_and_key(conn, env)
             payload = seal_payload(
                 env.event_type,
                 env.event_id,
@@ -498,6 +510,41 @@ class Vault:
             )
             out.append(env.model_copy(update={"payload": payload}))
         return out
+
+    async def _people_at_once(
+        self, conn: Connection, envelopes: Sequence[Envelope]
+    ) -> dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID | None, bytes | None]] | None:
+        """`_person_and_key` for several events in two round trips instead of one each (a
+        batch of letters, say), when that gives what one at a time would: every event's
+        person is its payload's or already recorded for its first subject, and has a key row.
+        Then no event's subjects recorded before it could have chosen another person. None
+        otherwise (a new person, a key still to make): the caller goes one at a time."""
+        firsts = [_subjects(env)[0][0] for env in envelopes]
+        givens = [env.payload.get("person_id") for env in envelopes]
+        rows = await conn.fetch(
+            _PEOPLE_AT_ONCE,
+            [uuid.UUID(str(g)) if g else None for g in givens],
+            firsts,
+        )
+        if any(r["person_id"] is None or r["key_id"] is None for r in rows):
+            return None
+        recorded = [
+            (subject, kind, r["person_id"])
+            for env, r in zip(envelopes, rows, strict=True)
+            for subject, kind in _subjects(env)
+        ]
+        await conn.execute(
+            """INSERT INTO vault.subjects (subject_id, kind, person_id)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
+               ON CONFLICT (subject_id) DO NOTHING""",
+            [s for s, _, _ in recorded],
+            [k for _, k, _ in recorded],
+            [p for _, _, p in recorded],
+        )
+        return {
+            env.event_id: (r["person_id"], *self._sealing_key(r["person_id"], r))
+            for env, r in zip(envelopes, rows, strict=True)
+        }
 
     async def open(self, reader: Reader, envelope: Envelope) -> Envelope:
         """The envelope with its personal fields readable, or placeholders once erased."""
@@ -572,6 +619,15 @@ class Vault:
 
 #: $1 the payload's person (or NULL), $2/$3 the event's subjects and their kinds in order of
 #: precedence, $4 a fresh person id for when nobody is known
+#: each event's person (its payload's, else its first subject's) and key row, in the given order
+_PEOPLE_AT_ONCE = """
+SELECT coalesce(e.given, s.person_id) AS person_id, p.key_id, p.wrapped_key
+FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS e(given, first_subject, ord)
+LEFT JOIN vault.subjects s ON s.subject_id = e.first_subject
+LEFT JOIN vault.people p ON p.person_id = coalesce(e.given, s.person_id)
+ORDER BY e.ord
+"""
+
 _PERSON_AND_KEY = """
 WITH chosen AS (
     SELECT coalesce(
@@ -590,6 +646,19 @@ FROM chosen LEFT JOIN vault.people ON people.person_id = chosen.person_id
 """
 
 _current: Vault | None = None
+
+
+def _subjects(envelope: Envelope) -> list[tuple[str, str]]:
+    """What an event is about, as the vault records subjects: its case, its submission and
+    its stream, in the order a person is looked for."""
+    payload = envelope.payload
+    subjects = [
+        (str(payload[k]), kind)
+        for k, kind in (("case_id", "case"), ("submission_id", "submission"))
+        if payload.get(k) is not None
+    ]
+    subjects.append((envelope.stream_id, "stream"))
+    return subjects
 
 
 def configure(data_dir: Path | None = None) -> Vault:

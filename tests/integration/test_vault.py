@@ -346,3 +346,58 @@ async def test_what_was_just_sealed_opens_without_a_lookup_and_erasure_still_win
     with pytest.raises(AssertionError):  # no longer cached: the reader is asked, and refuses
         await the_vault.open(_NoDatabase(), sealed)  # type: ignore[arg-type]
     assert (await the_vault.open(conn, sealed)).payload["complainant"]["name"] == ERASED
+
+
+def letters_sent(case_id: uuid.UUID, count: int) -> list[object]:
+    from contracts import NotificationSent
+
+    return [
+        new_envelope(
+            NotificationSent(
+                notification_id=(nid := uuid.uuid4()),
+                case_id=case_id,
+                template="acknowledgement",
+                channel="email",
+                recipient=f"ada{n}@example.org",
+                sent_at=NOW,
+            ),
+            stream_id=f"notification-{nid}",
+            stream_version=1,
+            occurred_at=NOW,
+            actor="test",
+            correlation_id=nid,
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("known_case", [True, False])
+async def test_sealing_letters_at_once_gives_what_one_at_a_time_gives(
+    conn: asyncpg.pool.PoolConnectionProxy,
+    the_vault: vault.Vault,
+    known_case: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At once when the case's person is known (two round trips for the lot); one at a time
+    otherwise, so that the letters of a case nobody claimed yet still share one new person."""
+    case_id = uuid.uuid4()
+    if known_case:
+        await store(conn, ev.CaseClosed(case_id=case_id, reason="Ada Lovelace"), f"c-{case_id}")
+    envelopes = letters_sent(case_id, 3)
+    if known_case:
+
+        async def one_at_a_time(*_: object) -> None:
+            raise AssertionError("a known person is found for all the letters at once")
+
+        monkeypatch.setattr(the_vault, "_person_and_key", one_at_a_time)
+    async with conn.transaction():
+        sealed = await the_vault.seal(conn, envelopes, at_once=True)  # type: ignore[arg-type]
+    people = {e.payload[SEALED]["person_id"] for e in sealed}
+    assert len(people) == 1 and all(e.payload[SEALED]["ciphertext"] for e in sealed)
+    assert not any("example.org" in json.dumps(e.payload) for e in sealed)
+    (person,) = people
+    record = await the_vault.person(conn, uuid.UUID(person))
+    assert record is not None and record.case_ids == [case_id]
+    assert set(record.streams) >= {e.stream_id for e in envelopes}  # type: ignore[attr-defined]
+    opened = [await the_vault.open(conn, e) for e in sealed]
+    assert [e.payload["recipient"] for e in opened] == [f"ada{n}@example.org" for n in range(3)]
