@@ -32,6 +32,10 @@ class Sizes:
     kafka_messages: int = 50_000
     pg_seconds: float = 4.0
     copy_rows: int = 200_000
+    #: a rate well below what the machine holds, for the latency of one complaint's path
+    #: rather than of a queue
+    light_rate: float = 30.0
+    light_count: int = 600
     fixed_rate: float = 100.0
     fixed_count: int = 2_000
     flat_count: int = 4_000
@@ -50,6 +54,8 @@ SMOKE = Sizes(
     kafka_messages=500,
     pg_seconds=0.3,
     copy_rows=2_000,
+    light_rate=10.0,
+    light_count=5,
     fixed_rate=20.0,
     fixed_count=10,
     flat_count=10,
@@ -76,6 +82,7 @@ class Run:
     machine: dict[str, Any]
     broker: dict[str, float]
     postgres: dict[str, float]
+    light: load.PhaseResult
     fixed: load.PhaseResult
     flat: load.PhaseResult
     cpu: dict[str, float]
@@ -95,12 +102,15 @@ class Run:
 
 async def _drive(
     stack: BenchStack, sizes: Sizes, before_flat: Callable[[], object] = lambda: None
-) -> tuple[load.PhaseResult, load.PhaseResult]:
+) -> tuple[load.PhaseResult, load.PhaseResult, load.PhaseResult]:
     first = {name: urls[:1] for name, urls in stack.urls.items()}
     gen = load.LoadGenerator(first, stack.token_key, stack.dsn)
     try:
         await gen.configure_organisations()
         await asyncio.sleep(1.0)  # let deadlines and notifications learn the organisations
+        light = await gen.run_phase(
+            "light", sizes.light_count, sizes.light_rate, sizes.drain_seconds
+        )
         fixed = await gen.run_phase(
             "fixed", sizes.fixed_count, sizes.fixed_rate, sizes.drain_seconds
         )
@@ -110,7 +120,7 @@ async def _drive(
         )
     finally:
         await gen.close()
-    return fixed, flat
+    return light, fixed, flat
 
 
 async def _drive_flat(stack: BenchStack, sizes: Sizes) -> load.PhaseResult:
@@ -172,7 +182,8 @@ def measure(
                 limits.postgres_limits(stack.dsn, sizes.pg_seconds, copy_rows=sizes.copy_rows)
             )
             say(
-                f"pipeline: {sizes.fixed_count} complaints at {sizes.fixed_rate:g}/s, "
+                f"pipeline: {sizes.light_count} complaints at {sizes.light_rate:g}/s, "
+                f"{sizes.fixed_count} at {sizes.fixed_rate:g}/s, "
                 f"then {sizes.flat_count} flat out ..."
             )
             monitor.reset_peaks()
@@ -185,7 +196,7 @@ def measure(
                 if profiler is not None:
                     profiler.start(stack.service_processes())
 
-            fixed, flat = asyncio.run(_drive(stack, sizes, start_profiling))
+            light, fixed, flat = asyncio.run(_drive(stack, sizes, start_profiling))
             if profiler is not None:
                 say(f"profile: {profiler.finish()}")
             load_seconds = time.monotonic() - load_started
@@ -235,6 +246,7 @@ def measure(
         machine=info,
         broker=broker,
         postgres=postgres,
+        light=light,
         fixed=fixed,
         flat=flat,
         cpu=cpu,
@@ -280,7 +292,7 @@ def figures(run: Run) -> list[Figure]:
         ),
         Figure("limits", "PostgreSQL COPY", copy, "rows/s"),
     ]
-    for phase in (run.fixed, run.flat):
+    for phase in (run.light, run.fixed, run.flat):
         label = f"e2e at {phase.offered_rate:g}/s" if phase.offered_rate else "e2e flat out"
         sustained = phase.sustained_per_s
         out.append(
@@ -324,7 +336,7 @@ def figures(run: Run) -> list[Figure]:
             p = load.percentiles(phase.latencies.get(key, []))
             for q in ("p50", "p95", "p99"):
                 target, passed = "", None
-                if key == "case_visible" and q == "p99" and not is_flat:
+                if key == "case_visible" and q == "p99" and phase is run.fixed:
                     target = f"< {TARGET_P99_VISIBLE * 1000:g} ms"
                     passed = at_most(p[q], TARGET_P99_VISIBLE)
                 out.append(
@@ -405,7 +417,7 @@ def figures(run: Run) -> list[Figure]:
             passed=at_least(peer_ratio, TARGET_PEER_RATIO),
         )
     )
-    done = run.fixed.completed + run.flat.completed
+    done = run.light.completed + run.fixed.completed + run.flat.completed
     per_complaint = run.commits / done if done else None
     out.append(
         Figure(
