@@ -93,61 +93,8 @@ async def append(
                 f"event {offset} has stream_version {env.stream_version}, "
                 f"expected {expected_version + offset}"
             )
-    envelopes = await vault.current().seal(conn, envelopes)
-    row = await conn.fetchrow(
-        _APPEND,
-        [e.event_id for e in envelopes],
-        stream_id,
-        [e.stream_version for e in envelopes],
-        [e.event_type for e in envelopes],
-        [e.schema_version for e in envelopes],
-        [e.occurred_at for e in envelopes],
-        [e.recorded_at for e in envelopes],
-        [e.correlation_id for e in envelopes],
-        [e.causation_id for e in envelopes],
-        [e.actor for e in envelopes],
-        [json.dumps(e.payload) for e in envelopes],
-        [event_spec(e.event_type).topic for e in envelopes],
-        [encode_envelope(e) for e in envelopes],
-    )
-    assert row is not None
-    if len(row["events"]) < len(envelopes) or len(row["outbox"]) < len(envelopes):
-        await _undo_and_raise(conn, envelopes, row["events"], row["outbox"], expected_version)
-    await notify_after_commit(conn, OUTBOX_CHANNEL, stream_id)
-    for e in envelopes:
-        EVENTS_APPENDED.labels(service, e.event_type).inc()
-
-
-#: Both inserts in one statement (one round trip). ON CONFLICT DO NOTHING instead of a unique
-#: violation keeps the caller's transaction usable without a savepoint: a row that conflicts is
-#: simply not inserted, and `append` sees the shortfall in what the statement returns.
-#: ORDER BY the position in the append so that ``global_position`` and the outbox ``position``
-#: (the relay's publishing order) follow the stream's order.
-_APPEND = """
-WITH new AS (
-    SELECT * FROM unnest($1::uuid[], $3::int[], $4::text[], $5::int[], $6::timestamptz[],
-                         $7::timestamptz[], $8::uuid[], $9::uuid[], $10::text[], $11::text[],
-                         $12::text[], $13::bytea[])
-        WITH ORDINALITY AS n(event_id, stream_version, event_type, schema_version, occurred_at,
-                             recorded_at, correlation_id, causation_id, actor, payload, topic,
-                             message_value, ord)
-), ev AS (
-    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
-                        occurred_at, recorded_at, correlation_id, causation_id, actor, payload)
-    SELECT event_id, $2, stream_version, event_type, schema_version, occurred_at, recorded_at,
-           correlation_id, causation_id, actor, payload::jsonb
-    FROM new ORDER BY ord
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-), ob AS (
-    INSERT INTO outbox (event_id, topic, message_key, message_value)
-    SELECT event_id, topic, $2, message_value
-    FROM new WHERE event_id IN (SELECT event_id FROM ev) ORDER BY ord
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-)
-SELECT array(SELECT event_id FROM ev) AS events, array(SELECT event_id FROM ob) AS outbox
-"""
+    sealed = await vault.current().seal(conn, envelopes)
+    await _write(conn, service, sealed, expected_version)
 
 
 async def append_each_at_end(
@@ -187,8 +134,17 @@ async def append_each_at_end(
         for stream_id, payload, correlation_id in items
     ]
     sealed = await vault.current().seal(conn, envelopes, at_once=True)
+    await _write(conn, service, sealed, sealed[0].stream_version - 1)
+    return envelopes
+
+
+async def _write(
+    conn: Connection, service: str, sealed: Sequence[Envelope], expected_version: int
+) -> None:
+    """The events and their outbox rows in one statement; on any conflict, nothing (and why).
+    ``expected_version`` is what a conflict is reported against."""
     row = await conn.fetchrow(
-        _APPEND_EACH,
+        _APPEND,
         [e.event_id for e in sealed],
         [e.stream_id for e in sealed],
         [e.stream_version for e in sealed],
@@ -205,12 +161,10 @@ async def append_each_at_end(
     )
     assert row is not None
     if len(row["events"]) < len(sealed) or len(row["outbox"]) < len(sealed):
-        first = sealed[0]
-        await _undo_and_raise(conn, sealed, row["events"], row["outbox"], first.stream_version - 1)
+        await _undo_and_raise(conn, sealed, row["events"], row["outbox"], expected_version)
     await notify_after_commit(conn, OUTBOX_CHANNEL, sealed[-1].stream_id)
     for e in sealed:
         EVENTS_APPENDED.labels(service, e.event_type).inc()
-    return envelopes
 
 
 _VERSIONS = """
@@ -219,9 +173,14 @@ FROM unnest($1::text[]) AS s(stream_id) LEFT JOIN events e ON e.stream_id = s.st
 GROUP BY s.stream_id
 """
 
-#: `_APPEND` with a stream per row. A stream's next version is taken by the unique index on
-#: (stream_id, stream_version): a racing writer's row makes ours conflict and go uninserted.
-_APPEND_EACH = """
+#: Both inserts in one statement (one round trip), a stream per row (one stream for `append`,
+#: several for `append_each_at_end`). ON CONFLICT DO NOTHING instead of a unique violation keeps
+#: the caller's transaction usable without a savepoint: a row that conflicts is simply not
+#: inserted, and `_write` sees the shortfall in what the statement returns; a stream's next
+#: version is taken by the unique index on (stream_id, stream_version), so a racing writer's
+#: row makes ours conflict. ORDER BY the position in the append so that ``global_position``
+#: and the outbox ``position`` (the relay's publishing order) follow the streams' order.
+_APPEND = """
 WITH new AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[],
                          $6::timestamptz[], $7::timestamptz[], $8::uuid[], $9::uuid[],
