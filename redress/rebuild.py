@@ -15,13 +15,12 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from redress import vault
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.db import REBUILDABLE, RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.service import Service
 from redress.settings import RuntimeSettings
@@ -83,17 +82,7 @@ async def rebuild(name: str, settings: RuntimeSettings) -> RebuildReport:
         if service.migrations is not None:
             sources.append((name, service.migrations))
         await apply_migrations(pool, shadow, sources)
-        handlers: dict[str, Any] = {}
-        for sub in service.subscriptions:
-            handlers.update(sub.handlers)
-        consumer = IdempotentConsumer(
-            service=name,
-            group=f"{name}-rebuild",
-            pool=pool,
-            handlers=handlers,
-            dead_letters=DeadLetterSink(name, f"{name}-rebuild", pool),
-            apply_batch=service.apply_batch,
-        )
+        consumer = service.consumer(pool, group=f"{name}-rebuild")
         await _replay(settings, [s.topic for s in service.subscriptions], consumer, report)
         report.tables = await compare(live, pool)
     finally:

@@ -91,6 +91,39 @@ class Service:
         """The consumer group: one per service, shared by its replicas."""
         return self.name
 
+    def handlers(self) -> dict[str, Handler]:
+        """Every event type this service applies, whichever of its topics it comes on."""
+        found: dict[str, Handler] = {}
+        for sub in self.subscriptions:
+            found.update(sub.handlers)
+        return found
+
+    def consumer(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        group: str | None = None,
+        dead_letters: DeadLetterSink | None = None,
+        clock: Clock | None = None,
+        attempts: int = 3,
+        fold: bool = True,
+    ) -> IdempotentConsumer:
+        """The consumer that applies this service's events, built one way for the live
+        subscriber, a rebuild, the benchmarks and the tests. ``group`` is where processed ids
+        and dead letters are recorded (the service's own by default); ``fold`` applies a batch
+        with the service's `apply_batch` where it has one."""
+        group = group or self.group
+        return IdempotentConsumer(
+            service=self.name,
+            group=group,
+            pool=pool,
+            handlers=self.handlers(),
+            dead_letters=dead_letters or DeadLetterSink(self.name, group, pool),
+            clock=clock or self.clock,
+            attempts=attempts,
+            apply_batch=self.apply_batch if fold else None,
+        )
+
     def dead_letter_topics(self) -> list[str]:
         return [dead_letter_topic(s.topic, self.group) for s in self.subscriptions]
 
@@ -209,20 +242,8 @@ class Service:
             logger=None,
             allow_auto_create_topics=False,
         )
-        handlers: dict[str, Handler] = {}
-        for sub in self.subscriptions:
-            handlers.update(sub.handlers)
-        consumer = IdempotentConsumer(
-            service=self.name,
-            group=self.group,
-            pool=pool,
-            handlers=handlers,
-            dead_letters=sink,
-            clock=self.clock,
-            attempts=settings.handler_attempts,
-            # a poll is a batch like a replay's: a service that folds one does it live too
-            apply_batch=self.apply_batch,
-        )
+        # a poll is a batch like a replay's: a service that folds one does it live too
+        consumer = self.consumer(pool, dead_letters=sink, attempts=settings.handler_attempts)
 
         topics = [s.topic for s in self.subscriptions]
         listener = _AssignmentGauge(self.name, topics)

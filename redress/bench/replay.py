@@ -34,7 +34,7 @@ from contracts import (
     new_envelope,
 )
 from contracts import case_events as ev
-from redress.consumer import DeadLetterSink, Handler, IdempotentConsumer, RawMessage
+from redress.consumer import RawMessage
 from redress.db import REBUILDABLE, RUNTIME_MIGRATIONS, apply_migrations, create_pool
 from redress.logging import configure_logging
 from redress.rebuild import load_service
@@ -284,13 +284,6 @@ def synthetic_log(events: int, seed: int = 11) -> Iterator[tuple[str, bytes]]:
                     return
 
 
-def _handlers(service: str) -> dict[str, Handler]:
-    handlers: dict[str, Handler] = {}
-    for sub in load_service(service).subscriptions:
-        handlers.update(sub.handlers)
-    return handlers
-
-
 async def replay(
     dsn: str,
     service: str,
@@ -321,14 +314,7 @@ async def replay(
         if migrations is not None:
             sources.append((service, migrations))
         await apply_migrations(pool, schema, sources)
-        consumer = IdempotentConsumer(
-            service=service,
-            group=f"{service}-replay",
-            pool=pool,
-            handlers=_handlers(service),
-            dead_letters=DeadLetterSink(service, f"{service}-replay", pool),
-            apply_batch=loaded.apply_batch if batched else None,
-        )
+        consumer = loaded.consumer(pool, group=f"{service}-replay", fold=batched)
         log = synthetic_log(events)
         offset = 0
         while result.seconds < budget_seconds:

@@ -35,7 +35,7 @@ from contracts import OrganisationConfigured, decode_envelope, encode_envelope, 
 from redress import db
 from redress.bench.replay import synthetic_log
 from redress.bench.stack import free_port
-from redress.consumer import DeadLetterSink, Handler, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.embedded.postgres import EmbeddedPostgres
 from redress.rebuild import load_service
 
@@ -77,13 +77,6 @@ class Result:
     applied: Counter[str]
     counts: Counts
     cpu_seconds: float
-
-
-def _handlers(service: str) -> dict[str, Handler]:
-    found: dict[str, Handler] = {}
-    for sub in load_service(service).subscriptions:
-        found.update(sub.handlers)
-    return found
 
 
 async def _configure_organisations(
@@ -129,13 +122,7 @@ async def count(dsn: str, service: str, events: int, batch: int) -> Result:
         if migrations is not None:
             sources.append((service, migrations))
         await db.apply_migrations(pool, schema, sources)
-        consumer = IdempotentConsumer(
-            service=service,
-            group=f"{service}-statements",
-            pool=pool,
-            handlers=_handlers(service),
-            dead_letters=DeadLetterSink(service, f"{service}-statements", pool),
-        )
+        consumer = load_service(service).consumer(pool, group=f"{service}-statements", fold=False)
         await _configure_organisations(service, pool, consumer)
         log = [
             (decode_envelope(value).event_type, RawMessage(topic, 0, offset, None, value))

@@ -24,7 +24,7 @@ from contracts import (
     new_envelope,
 )
 from redress.bench.replay import synthetic_log
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.rebuild import compare
 from services.casework.app import service
 from tests.conftest import Stack
@@ -127,19 +127,7 @@ def _log() -> list[tuple[str, bytes]]:
 async def _consumer(stack: Stack, batched: bool) -> tuple[str, asyncpg.Pool, IdempotentConsumer]:
     assert service.migrations is not None
     schema, pool = await schema_pool(stack, [("casework", service.migrations)])
-    found: dict[str, Any] = {}
-    for sub in service.subscriptions:
-        found.update(sub.handlers)
-    consumer = IdempotentConsumer(
-        service="casework",
-        group="casework",
-        pool=pool,
-        handlers=found,
-        dead_letters=DeadLetterSink("casework", "casework", pool),
-        clock=lambda: NOW,
-        apply_batch=service.apply_batch if batched else None,
-    )
-    return schema, pool, consumer
+    return schema, pool, service.consumer(pool, clock=lambda: NOW, fold=batched)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -24,7 +24,7 @@ from contracts import (
     new_envelope,
 )
 from contracts.personal import ERASED
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from services.casework import store
 from services.casework.app import service
 from tests.conftest import Stack
@@ -48,16 +48,8 @@ class Casework:
 async def casework(stack: Stack) -> AsyncIterator[Casework]:
     assert service.migrations is not None
     schema, pool = await schema_pool(stack, [("casework", service.migrations)])
-    handlers = {}
-    for sub in service.subscriptions:  # the app's own wiring, so a missing subscription fails
-        handlers.update(sub.handlers)
-    consumer = IdempotentConsumer(
-        service="casework",
-        group="casework",
-        pool=pool,
-        handlers=handlers,
-        dead_letters=DeadLetterSink("casework", "casework", pool),
-    )
+    # the app's own wiring, so a missing subscription fails
+    consumer = service.consumer(pool, fold=False)
     try:
         yield Casework(pool, consumer)
     finally:

@@ -8,7 +8,6 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import pytest
@@ -23,7 +22,7 @@ from contracts import (
     new_envelope,
 )
 from contracts import case_events as ev
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import RawMessage
 from redress.db import create_pool
 from services.deadlines import scheduler
 from services.deadlines.app import service
@@ -35,16 +34,7 @@ from tests.integration.conftest import schema_pool
 class Deadlines:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        handlers: dict[str, Any] = {}
-        for sub in service.subscriptions:
-            handlers.update(sub.handlers)
-        self.consumer = IdempotentConsumer(
-            service="deadlines",
-            group="deadlines",
-            pool=pool,
-            handlers=handlers,
-            dead_letters=DeadLetterSink("deadlines", "deadlines", pool),
-        )
+        self.consumer = service.consumer(pool)
         self.offset = 0
 
     async def deliver(self, payload: EventPayload, stream: str, at: datetime) -> str:

@@ -23,7 +23,7 @@ from contracts import (
 )
 from contracts import case_events as ev
 from redress.bench.replay import synthetic_log
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.rebuild import compare
 from services.deadlines import handlers
 from services.deadlines.app import service
@@ -100,18 +100,7 @@ def _log() -> list[tuple[str, bytes]]:
 async def _consumer(stack: Stack) -> tuple[str, asyncpg.Pool, IdempotentConsumer]:
     assert service.migrations is not None
     schema, pool = await schema_pool(stack, [("deadlines", service.migrations)])
-    found: dict[str, Any] = {}
-    for sub in service.subscriptions:
-        found.update(sub.handlers)
-    consumer = IdempotentConsumer(
-        service="deadlines",
-        group="deadlines",
-        pool=pool,
-        handlers=found,
-        dead_letters=DeadLetterSink("deadlines", "deadlines", pool),
-        clock=lambda: NOW,
-    )
-    return schema, pool, consumer
+    return schema, pool, service.consumer(pool, clock=lambda: NOW)
 
 
 async def _events(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:

@@ -24,7 +24,7 @@ from contracts import (
     new_envelope,
 )
 from contracts import case_events as ev
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.db import create_pool
 from redress.embedded.smtp_sink import read_mailbox
 from services.notifications.app import service
@@ -43,16 +43,7 @@ from tests.support import free_port
 
 
 def consumer_for(pool: asyncpg.Pool) -> IdempotentConsumer:
-    handlers: dict[str, Any] = {}
-    for sub in service.subscriptions:
-        handlers.update(sub.handlers)
-    return IdempotentConsumer(
-        service="notifications",
-        group="notifications",
-        pool=pool,
-        handlers=handlers,
-        dead_letters=DeadLetterSink("notifications", "notifications", pool),
-    )
+    return service.consumer(pool)
 
 
 @pytest.fixture

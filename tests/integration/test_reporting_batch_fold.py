@@ -27,7 +27,7 @@ from contracts import (
 )
 from contracts import case_events as ev
 from redress.bench.replay import synthetic_log
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import IdempotentConsumer, RawMessage
 from redress.rebuild import compare
 from services.reporting import projections
 from services.reporting.app import service
@@ -131,18 +131,7 @@ def _log() -> list[tuple[str, bytes]]:
 async def _consumer(stack: Stack, batched: bool) -> tuple[str, Any, IdempotentConsumer]:
     assert service.migrations is not None
     schema, pool = await schema_pool(stack, [("reporting", service.migrations)])
-    handlers: dict[str, Any] = {}
-    for sub in service.subscriptions:
-        handlers.update(sub.handlers)
-    consumer = IdempotentConsumer(
-        service="reporting",
-        group="reporting",
-        pool=pool,
-        handlers=handlers,
-        dead_letters=DeadLetterSink("reporting", "reporting", pool),
-        apply_batch=projections.apply_batch if batched else None,
-    )
-    return schema, pool, consumer
+    return schema, pool, service.consumer(pool, fold=batched)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 import pytest
@@ -26,7 +25,7 @@ from contracts import (
     new_envelope,
 )
 from contracts import case_events as ev
-from redress.consumer import DeadLetterSink, IdempotentConsumer, RawMessage
+from redress.consumer import RawMessage
 from services.reporting import reports
 from services.reporting.app import service
 from tests.conftest import Stack
@@ -287,16 +286,7 @@ N = 2500
 async def loaded(stack: Stack) -> AsyncIterator[tuple[asyncpg.Pool, list[Generated]]]:
     assert service.migrations is not None
     schema, pool = await schema_pool(stack, [("reporting", service.migrations)])
-    handlers: dict[str, Any] = {}
-    for sub in service.subscriptions:
-        handlers.update(sub.handlers)
-    consumer = IdempotentConsumer(
-        service="reporting",
-        group="reporting",
-        pool=pool,
-        handlers=handlers,
-        dead_letters=DeadLetterSink("reporting", "reporting", pool),
-    )
+    consumer = service.consumer(pool, fold=False)
     cases = generate(N)
     offset = 0
     for g in cases:
