@@ -6,12 +6,30 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
+from contracts import EventPayload, encode_envelope, new_envelope
+
 T = TypeVar("T")
+
+
+def message(payload: EventPayload, at: datetime, stream: str | None = None) -> tuple[str, bytes]:
+    """An event as it arrives on its topic: the topic and the encoded envelope (first of its
+    stream, a fresh stream unless one is named), for feeding a consumer a log of its own."""
+    env = new_envelope(
+        payload,
+        stream_id=stream or f"s-{uuid.uuid4()}",
+        stream_version=1,
+        occurred_at=at,
+        actor="test",
+        correlation_id=uuid.uuid4(),
+    )
+    return type(payload).topic, encode_envelope(env)
 
 
 def free_port() -> int:

@@ -20,8 +20,6 @@ from contracts import (
     EventPayload,
     NotificationFailed,
     NotificationSent,
-    encode_envelope,
-    new_envelope,
 )
 from redress.bench.replay import synthetic_log
 from redress.consumer import IdempotentConsumer, RawMessage
@@ -29,20 +27,13 @@ from redress.rebuild import compare
 from services.casework.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
+from tests.support import message
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
 def _message(payload: EventPayload, at: datetime = NOW) -> tuple[str, bytes]:
-    env = new_envelope(
-        payload,
-        stream_id=f"s-{uuid.uuid4()}",
-        stream_version=1,
-        occurred_at=at,
-        actor="test",
-        correlation_id=uuid.uuid4(),
-    )
-    return type(payload).topic, encode_envelope(env)
+    return message(payload, at)
 
 
 def _awkward() -> list[tuple[str, bytes]]:

@@ -18,8 +18,6 @@ from contracts import (
     CaseOpened,
     EventPayload,
     OrganisationConfigured,
-    encode_envelope,
-    new_envelope,
 )
 from contracts import case_events as ev
 from redress.bench.replay import synthetic_log
@@ -29,20 +27,13 @@ from services.deadlines import handlers
 from services.deadlines.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
+from tests.support import message
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
 def _message(payload: EventPayload, stream: str, at: datetime) -> tuple[str, bytes]:
-    env = new_envelope(
-        payload,
-        stream_id=stream,
-        stream_version=1,
-        occurred_at=at,
-        actor="test",
-        correlation_id=uuid.uuid4(),
-    )
-    return type(payload).topic, encode_envelope(env)
+    return message(payload, at, stream)
 
 
 def _parked_case() -> list[tuple[str, bytes]]:

@@ -22,8 +22,6 @@ import pytest
 from contracts import (
     EventPayload,
     NotificationSent,
-    encode_envelope,
-    new_envelope,
 )
 from contracts import case_events as ev
 from redress.bench.replay import synthetic_log
@@ -34,18 +32,11 @@ from services.reporting.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
 from tests.integration.test_reports import generate
+from tests.support import message
 
 
 def _message(payload: EventPayload, stream: str, at: datetime) -> tuple[str, bytes]:
-    env = new_envelope(
-        payload,
-        stream_id=stream,
-        stream_version=1,
-        occurred_at=at,
-        actor="test",
-        correlation_id=uuid.uuid4(),
-    )
-    return type(payload).topic, encode_envelope(env)
+    return message(payload, at, stream)
 
 
 def _awkward_orders() -> list[tuple[str, bytes]]:
