@@ -115,8 +115,11 @@ class OutboxRelay:
             sent = await self.publish_batch(producer)
             if sent < self.batch_size:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+                # that lands as the wake-up does, and the relay then never stops
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.idle_wait)
+                    async with asyncio.timeout(self.idle_wait):
+                        await wake.wait()
 
     async def _measure_age(self) -> None:
         age = await self.pool.fetchval(

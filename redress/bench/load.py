@@ -347,7 +347,8 @@ class LoadGenerator:
         await self._drain(phase, started, drain_timeout)
         # the officers finish the queue within what is left of the time allowed
         try:
-            await asyncio.wait_for(work.join(), max(5.0, until - time.monotonic()))
+            async with asyncio.timeout(max(5.0, until - time.monotonic())):
+                await work.join()
         except TimeoutError:
             phase.staff_failures["not worked in the time allowed"] += work.qsize()
         for officer in officers:

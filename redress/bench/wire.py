@@ -105,7 +105,8 @@ class WireClient:
         try:
             if conn is None:
                 conn = _Connection(*await asyncio.open_connection(self.host, self.port))
-            answer, keep = await asyncio.wait_for(self._exchange(conn, request), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                answer, keep = await self._exchange(conn, request)
         except _ClosedBeforeAnswer:
             assert conn is not None
             conn.close()

@@ -276,4 +276,5 @@ async def run_mailbox(runtime: Runtime) -> None:
     finally:
         server.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), timeout=5)
+            async with asyncio.timeout(5):
+                await server.wait_closed()

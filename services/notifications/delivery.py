@@ -319,7 +319,8 @@ async def run(
             except Exception as exc:
                 log.warning("delivery poll failed; will try again", error=repr(exc))
             try:
-                await asyncio.wait_for(wake.wait(), settings.poll_seconds)
+                async with asyncio.timeout(settings.poll_seconds):  # not wait_for: see outbox
+                    await wake.wait()
             except TimeoutError:
                 await close_channels(channels)
     finally:

@@ -25,7 +25,7 @@ from contracts import (
 )
 from contracts import case_events as ev
 from redress.consumer import IdempotentConsumer, RawMessage
-from redress.db import create_pool
+from redress.db import Wakeups, create_pool
 from redress.embedded.smtp_sink import read_mailbox
 from services.notifications.app import service
 from services.notifications.channels import (
@@ -35,6 +35,7 @@ from services.notifications.channels import (
     Outgoing,
     SmsChannel,
 )
+from services.notifications.compose import DUE_CHANNEL
 from services.notifications.delivery import deliver_due, run
 from services.notifications.settings import NotificationSettings
 from tests.conftest import Stack
@@ -358,6 +359,34 @@ async def test_queueing_a_letter_wakes_the_worker_without_waiting_for_its_poll(
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        await pool.close()
+
+
+async def test_the_worker_stops_when_cancelled_as_it_is_woken(
+    stack: Stack, schema: str, tmp_path: Any
+) -> None:
+    """Stopping the service cancels the worker; a queueing commit in the same moment must not
+    keep it running (Python 3.11's wait_for dropped such a cancellation). The cancel is tried
+    0 to 3 turns of the event loop after the wake-up."""
+    pool = await create_pool(stack.dsn, schema)
+    cfg = settings(stack, tmp_path, REDRESS_DELIVERY_POLL_SECONDS=600)
+    try:
+        for turns in range(4):
+            worker = asyncio.create_task(
+                run(pool, "notifications", {}, cfg, lambda: datetime.now(UTC), schema)
+            )
+            try:
+                await asyncio.sleep(0.3)  # past its first round, waiting to be woken
+                await Wakeups(schema).committed(None, DUE_CHANNEL, "")
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                worker.cancel()
+                done, _ = await asyncio.wait([worker], timeout=10)
+                assert done, f"the worker ignored a cancel {turns} turns after a wake-up"
+            finally:
+                worker.cancel()
+                await asyncio.wait([worker], timeout=10)
+    finally:
         await pool.close()
 
 

@@ -8,6 +8,7 @@ import asyncpg
 
 from contracts import decode_envelope, new_envelope
 from redress import eventstore
+from redress.db import Wakeups
 from redress.outbox import OutboxRelay
 from tests.conftest import Stack
 from tests.integration.conftest import ThingHappened
@@ -162,3 +163,30 @@ async def test_appends_beside_the_leading_relay_wake_it_without_a_notify(
         assert await asyncio.wait_for(heard.get(), 30) == loud
     finally:
         await listener.close()
+
+
+async def test_the_relay_stops_when_cancelled_as_it_is_woken(
+    stack: Stack, schema_and_pool: tuple[str, asyncpg.Pool]
+) -> None:
+    """A service stopping cancels its relay; if a commit wakes the relay in the same moment,
+    the relay must still stop (Python 3.11's wait_for dropped such a cancellation, and a
+    service's shutdown, or a test's teardown, then waited for ever). Tried with the cancel
+    landing 0 to 3 turns of the event loop after the wake-up."""
+    schema, pool = schema_and_pool
+    for turns in range(4):
+        relay = relay_for(stack, schema, pool)
+        relay.idle_wait = relay.epoch_check_interval = 60
+        task = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda r=relay: _true(r.connected), what="relay leads")
+            await asyncio.sleep(0.2)  # idle, waiting to be woken
+            await Wakeups(schema).committed(None, eventstore.OUTBOX_CHANNEL, "s")
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=10)
+            assert done, f"the relay ignored a cancel {turns} turns after a wake-up"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task], timeout=10)
