@@ -190,6 +190,18 @@ async def notify_after_commit(conn: Connection, channel: str, payload: str) -> N
         await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
 
+async def notify_committed(conn: Connection, channel: str, payload: str) -> None:
+    """Wake ``channel``'s listeners for a statement that committed on its own (no transaction
+    around it), as a transaction's commit would: through the pool's wake-ups where it has them
+    (in-process listeners called directly, NOTIFYs coalesced)."""
+    wakeups = getattr(conn, "_wakeups", None)
+    if wakeups is None:
+        await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+        return
+    with contextlib.suppress(Exception):  # committed already: a lost wake-up costs one poll
+        await wakeups.committed(conn, channel, payload)
+
+
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -18,7 +18,7 @@ import asyncpg
 
 from contracts import Envelope, EventPayload, encode_envelope, event_spec, new_envelope
 from redress import vault
-from redress.db import Connection, notify_after_commit
+from redress.db import Connection, notify_after_commit, notify_committed
 from redress.metrics import EVENTS_APPENDED
 
 OUTBOX_CHANNEL = "redress_outbox"
@@ -97,6 +97,53 @@ async def append(
     await _write(conn, service, sealed, expected_version)
 
 
+async def append_alone(
+    conn: Connection,
+    service: str,
+    envelopes: Sequence[Envelope],
+    *,
+    expected_version: int,
+    also: str = "",
+    also_args: Sequence[object] = (),
+) -> None:
+    """`append` for a writer outside any transaction, with ``also``: one more data-modifying
+    statement that must be stored with the events or not at all (the row of a view, say;
+    its parameters numbered from ``$14``). Events, outbox rows and ``also`` go in one
+    statement, which is then the whole transaction: one round trip instead of BEGIN, the
+    append, the other statement and COMMIT. A racing writer or a stored event id fails the
+    statement, so nothing of it is kept; it raises `ConcurrencyConflict` or `DuplicateEvent`
+    as `append` does. Sealing (`redress.vault`) runs first, in statements of its own: what it
+    records (whose the stream is, a person's new key) is true whether or not the events are
+    then stored."""
+    if not envelopes:
+        return
+    if conn.is_in_transaction():
+        raise RuntimeError("append_alone is its own transaction; inside one, use append")
+    stream_id = envelopes[0].stream_id
+    for offset, env in enumerate(envelopes, start=1):
+        if env.stream_id != stream_id:
+            raise ValueError("one append writes to one stream")
+        if env.stream_version != expected_version + offset:
+            raise ValueError(
+                f"event {offset} has stream_version {env.stream_version}, "
+                f"expected {expected_version + offset}"
+            )
+    sealed = await vault.current().seal(conn, envelopes)
+    statement = _APPEND_ALONE.replace("/*also*/", f", also AS ({also})" if also else "")
+    try:
+        await conn.execute(statement, *_columns(sealed), *also_args)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "events_stream_version_unique":
+            raise ConcurrencyConflict(stream_id, expected_version) from None
+        if exc.constraint_name in ("events_event_id_key", "outbox_event_id_key"):
+            ids = ", ".join(str(e.event_id) for e in sealed)
+            raise DuplicateEvent(f"an event among {ids} is already stored") from None
+        raise
+    await notify_committed(conn, OUTBOX_CHANNEL, stream_id)
+    for e in sealed:
+        EVENTS_APPENDED.labels(service, e.event_type).inc()
+
+
 async def append_each_at_end(
     conn: Connection,
     service: str,
@@ -143,8 +190,18 @@ async def _write(
 ) -> None:
     """The events and their outbox rows in one statement; on any conflict, nothing (and why).
     ``expected_version`` is what a conflict is reported against."""
-    row = await conn.fetchrow(
-        _APPEND,
+    row = await conn.fetchrow(_APPEND, *_columns(sealed))
+    assert row is not None
+    if len(row["events"]) < len(sealed) or len(row["outbox"]) < len(sealed):
+        await _undo_and_raise(conn, sealed, row["events"], row["outbox"], expected_version)
+    await notify_after_commit(conn, OUTBOX_CHANNEL, sealed[-1].stream_id)
+    for e in sealed:
+        EVENTS_APPENDED.labels(service, e.event_type).inc()
+
+
+def _columns(sealed: Sequence[Envelope]) -> list[list[object]]:
+    """The events as the append statements' 13 column arrays."""
+    return [
         [e.event_id for e in sealed],
         [e.stream_id for e in sealed],
         [e.stream_version for e in sealed],
@@ -158,13 +215,7 @@ async def _write(
         [json.dumps(e.payload) for e in sealed],
         [event_spec(e.event_type).topic for e in sealed],
         [encode_envelope(e) for e in sealed],
-    )
-    assert row is not None
-    if len(row["events"]) < len(sealed) or len(row["outbox"]) < len(sealed):
-        await _undo_and_raise(conn, sealed, row["events"], row["outbox"], expected_version)
-    await notify_after_commit(conn, OUTBOX_CHANNEL, sealed[-1].stream_id)
-    for e in sealed:
-        EVENTS_APPENDED.labels(service, e.event_type).inc()
+    ]
 
 
 _VERSIONS = """
@@ -205,6 +256,14 @@ WITH new AS (
 )
 SELECT array(SELECT event_id FROM ev) AS events, array(SELECT event_id FROM ob) AS outbox
 """
+
+
+#: `_APPEND` for `append_alone`: no ON CONFLICT, so that a conflict fails the whole statement
+#: (there is no transaction around it to undo part of it in), and room for one more CTE
+_APPEND_ALONE = _APPEND.replace("    ON CONFLICT DO NOTHING\n", "").replace(
+    "\n)\nSELECT array(", "\n)/*also*/\nSELECT array("
+)
+assert "ON CONFLICT" not in _APPEND_ALONE and "/*also*/" in _APPEND_ALONE
 
 
 async def _undo_and_raise(

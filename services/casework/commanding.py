@@ -1,5 +1,5 @@
-"""Running a staff command against a case: load, decide, append, update the view, in one
-transaction. Optimistic concurrency throughout: of two officers acting on one case at once, one
+"""Running a staff command against a case: load, decide, then append and update the view in
+one statement. Optimistic concurrency throughout: of two officers acting on one case at once, one
 wins and the other is told the case moved on, with its current version."""
 
 from __future__ import annotations
@@ -61,40 +61,57 @@ async def execute(
     """``also`` runs in the same transaction, for what must be stored with the events (an
     evidence file, say) or not at all."""
     async with pool.acquire() as conn:
+        # Loaded and decided outside any transaction: the append's unique stream version is
+        # what refuses a command decided on a case that has moved on, so a transaction
+        # around the read would add two round trips (BEGIN, COMMIT) and no safety.
+        state = await load(conn, case_id)
+        if expected_version is not None and expected_version != state.version:
+            raise CommandRefused(
+                f"the case has changed since version {expected_version}; reload it",
+                state.version,
+            )
+        command = await _enrich(conn, state, command)
+        decision = decide(state, command)
+        if isinstance(decision, Rejection):
+            raise CommandRefused(decision.reason, state.version)
+        actor = f"{command.actor.role.value}:{command.actor.user}"
+        stream = stream_id(case_id)
+        envelopes = []
+        new_state = state
+        for i, payload in enumerate(decision, start=1):
+            envelopes.append(
+                new_envelope(
+                    payload,
+                    stream_id=stream,
+                    stream_version=state.version + i,
+                    occurred_at=now,
+                    recorded_at=now,
+                    actor=actor,
+                    correlation_id=correlation_id,
+                )
+            )
+            new_state = evolve(new_state, payload)
         try:
-            async with conn.transaction():
-                state = await load(conn, case_id)
-                if expected_version is not None and expected_version != state.version:
-                    raise CommandRefused(
-                        f"the case has changed since version {expected_version}; reload it",
-                        state.version,
+            if also is None:
+                # the events, their outbox rows and the case's view in one statement
+                sql, args, view = store.view_update(new_state, updated_at=now, first=14)
+                await eventstore.append_alone(
+                    conn,
+                    service,
+                    envelopes,
+                    expected_version=state.version,
+                    also=sql,
+                    also_args=args,
+                )
+            else:
+                async with conn.transaction():
+                    await eventstore.append(
+                        conn, service, envelopes, expected_version=state.version
                     )
-                command = await _enrich(conn, state, command)
-                decision = decide(state, command)
-                if isinstance(decision, Rejection):
-                    raise CommandRefused(decision.reason, state.version)
-                actor = f"{command.actor.role.value}:{command.actor.user}"
-                envelopes = []
-                new_state = state
-                for i, payload in enumerate(decision, start=1):
-                    envelopes.append(
-                        new_envelope(
-                            payload,
-                            stream_id=stream_id(case_id),
-                            stream_version=state.version + i,
-                            occurred_at=now,
-                            recorded_at=now,
-                            actor=actor,
-                            correlation_id=correlation_id,
-                        )
-                    )
-                    new_state = evolve(new_state, payload)
-                await eventstore.append(conn, service, envelopes, expected_version=state.version)
-                view = await store.save_view(conn, new_state, updated_at=now)
-                if also is not None:
+                    view = await store.save_view(conn, new_state, updated_at=now)
                     await also(conn)
         except eventstore.ConcurrencyConflict:
-            current = await eventstore.stream_version(conn, stream_id(case_id))
+            current = await eventstore.stream_version(conn, stream)
             raise CommandRefused(
                 "another change to this case was saved first; reload it and try again", current
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -103,22 +104,32 @@ async def open_case(
     )
 
 
+_SAVE_VIEW = """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4,
+        stage = $5, officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
+        priority = $11, acknowledged = $12, responded = $13, ward = $14,
+        postcode = coalesce($15, postcode), flags = $16, part_services = $17, updated_at = $18,
+        closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
+    WHERE case_id = $1"""
+
+
+def view_update(
+    state: Case, *, updated_at: datetime, first: int = 1
+) -> tuple[str, list[Any], dict[str, Any]]:
+    """The statement that stores the case's view, its arguments (numbered from ``$first``, so
+    that it can ride in another statement: `commanding.execute` sends it with the events) and
+    the view as stored (`case_view`), for a caller that answers with it too."""
+    columns = _view(state)
+    sql = _SAVE_VIEW
+    if first != 1:
+        sql = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + first - 1}", sql)
+    view: dict[str, Any] = columns[0]
+    return sql, [state.case_id, *columns, updated_at], view
+
+
 async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> dict[str, Any]:
     """The case's view as stored (`case_view`), for a caller that answers with it too."""
-    columns = _view(state)
-    await conn.execute(
-        """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4, stage = $5,
-               officer = $6, kind = $7, procedure = $8, service_area = $9, category = $10,
-               priority = $11, acknowledged = $12, responded = $13, ward = $14,
-               postcode = coalesce($15, postcode), flags = $16, part_services = $17,
-               updated_at = $18,
-               closed_at = CASE WHEN $4 = 'closed' THEN coalesce(closed_at, $18) END
-           WHERE case_id = $1""",
-        state.case_id,
-        *columns,
-        updated_at,
-    )
-    view: dict[str, Any] = columns[0]
+    sql, args, view = view_update(state, updated_at=updated_at)
+    await conn.execute(sql, *args)
     return view
 
 

@@ -1,0 +1,178 @@
+"""Staff commands against real PostgreSQL (`commanding.execute`): the events, their outbox
+rows and the case's view are stored together or not at all, and of two officers acting on one
+case at once one wins and the other is told the case moved on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from contracts import CaseOpened, new_envelope
+from redress import eventstore
+from redress.db import Connection
+from services.casework import commanding, store
+from services.casework.app import service
+from services.casework.domain import commands as c
+from services.casework.domain.case import Case, evolve, stream_id
+from services.casework.domain.decide import decide
+from tests.conftest import Stack
+from tests.integration.conftest import schema_pool
+from tests.unit.casework.scenario import cmd, open_case, triage
+
+NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+async def casework_pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    assert service.migrations is not None
+    schema, pool = await schema_pool(stack, [("casework", service.migrations)])
+    yield pool
+    await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await pool.close()
+
+
+async def opened(pool: asyncpg.Pool) -> uuid.UUID:
+    """A case opened as the consumer opens one: its events in the store, its view row."""
+    command = open_case()
+    decision = decide(Case(), command)
+    assert not isinstance(decision, c.Rejection)
+    state = Case()
+    envelopes = []
+    for version, payload in enumerate(decision, start=1):
+        state = evolve(state, payload)
+        envelopes.append(
+            new_envelope(
+                payload,
+                stream_id=stream_id(command.case_id),
+                stream_version=version,
+                occurred_at=NOW,
+                actor="test",
+                correlation_id=uuid.uuid4(),
+            )
+        )
+    first = decision[0]
+    assert isinstance(first, CaseOpened)
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "casework", envelopes, expected_version=0)
+        await store.open_case(conn, first, state, opened_at=NOW)
+    return command.case_id
+
+
+async def run(
+    pool: asyncpg.Pool,
+    case_id: uuid.UUID,
+    command: c.Command,
+    also: Callable[[Connection], Awaitable[None]] | None = None,
+) -> commanding.Outcome:
+    return await commanding.execute(
+        pool,
+        service="casework",
+        case_id=case_id,
+        command=command,
+        expected_version=None,
+        now=NOW,
+        correlation_id=uuid.uuid4(),
+        also=also,
+    )
+
+
+async def test_a_command_stores_its_events_outbox_rows_and_the_view(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    case_id = await opened(casework_pool)
+    before = await casework_pool.fetchval("SELECT count(*) FROM outbox")
+    outcome = await run(casework_pool, case_id, triage())
+    case = await store.get_case(casework_pool, case_id)
+    assert case is not None
+    assert case["version"] == outcome.state.version > 1
+    assert case["state"] == outcome.view
+    assert case["lifecycle"] == outcome.state.lifecycle.value
+    async with casework_pool.acquire() as conn:
+        stored = await eventstore.load_stream(conn, stream_id(case_id))
+    assert [e.event_id for e in stored[-len(outcome.events) :]] == [
+        e.event_id for e in outcome.events
+    ]
+    after = await casework_pool.fetchval("SELECT count(*) FROM outbox")
+    assert after - before == len(outcome.events)
+
+
+async def test_of_two_officers_at_once_one_wins_and_the_other_is_refused(
+    casework_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the case before either writes (the loads wait for each other), so both
+    decide on the same version: one is stored, the other gets 409's reason and the case's
+    version as the winner left it, and the view is the winner's."""
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    both_loaded = asyncio.Barrier(2)
+    real_load = commanding.load
+
+    async def load_together(conn: Connection, case: uuid.UUID) -> Case:
+        state = await real_load(conn, case)
+        await both_loaded.wait()
+        return state
+
+    monkeypatch.setattr(commanding, "load", load_together)
+
+    async def officer(name: str) -> commanding.Outcome | commanding.CommandRefused:
+        try:
+            return await run(casework_pool, case_id, cmd(c.Assign, officer=name))
+        except commanding.CommandRefused as refused:
+            return refused
+
+    results = await asyncio.gather(officer("olivia"), officer("oscar"))
+    won = [r for r in results if isinstance(r, commanding.Outcome)]
+    lost = [r for r in results if isinstance(r, commanding.CommandRefused)]
+    assert len(won) == 1 and len(lost) == 1
+    assert "another change to this case was saved first" in lost[0].reason
+    assert lost[0].current_version == won[0].state.version
+    case = await store.get_case(casework_pool, case_id)
+    assert case is not None
+    assert case["version"] == won[0].state.version
+    assert case["officer"] == won[0].state.officer
+
+
+async def test_with_something_stored_alongside_all_or_nothing_is_kept(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    """A command with ``also`` (an evidence file, say) keeps its transaction: when ``also``
+    fails, neither the events nor the view change."""
+    case_id = await opened(casework_pool)
+    version = (await store.get_case(casework_pool, case_id) or {})["version"]
+
+    async def fails(conn: Connection) -> None:
+        await conn.execute("SELECT 1")
+        raise RuntimeError("the file could not be stored")
+
+    with pytest.raises(RuntimeError, match="could not be stored"):
+        await run(casework_pool, case_id, triage(), also=fails)
+    case = await store.get_case(casework_pool, case_id)
+    assert case is not None and case["version"] == version
+    async with casework_pool.acquire() as conn:
+        assert await eventstore.stream_version(conn, stream_id(case_id)) == version
+
+    stored: list[str] = []
+
+    async def works(conn: Connection) -> None:
+        assert conn.is_in_transaction()
+        stored.append("file")
+
+    outcome = await run(casework_pool, case_id, triage(), also=works)
+    assert stored == ["file"]
+    case = await store.get_case(casework_pool, case_id)
+    assert case is not None and case["version"] == outcome.state.version > version
+
+
+async def test_a_refused_command_stores_nothing(casework_pool: asyncpg.Pool) -> None:
+    case_id = await opened(casework_pool)
+    before = await casework_pool.fetchval("SELECT count(*) FROM events")
+    with pytest.raises(commanding.CommandRefused):
+        await run(casework_pool, case_id, cmd(c.Close, reason="too early"))
+    assert await casework_pool.fetchval("SELECT count(*) FROM events") == before
+    with pytest.raises(commanding.CaseNotFound):
+        await run(casework_pool, uuid.uuid4(), triage())
