@@ -28,17 +28,23 @@ Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 class _Transaction:
     """asyncpg's transaction, plus notifications sent once the outermost one has committed."""
 
-    def __init__(self, inner: Any, conn: NotifyingConnection) -> None:
+    def __init__(self, inner: Any, conn: NotifyingConnection, prelude: str = "") -> None:
         self._inner = inner
         self._conn = conn
+        self._prelude = prelude
 
     async def __aenter__(self) -> Any:
         self._conn._depth += 1
+        self._conn._prelude = self._prelude
         try:
             return await self._inner.__aenter__()
         except BaseException:
             self._conn._depth -= 1
+            if self._prelude:
+                await self._conn._end_failed_start(self._inner)
             raise
+        finally:
+            self._conn._prelude = ""
 
     async def __aexit__(self, *exc: Any) -> Any:
         committed = False
@@ -160,9 +166,38 @@ class NotifyingConnection(asyncpg.Connection):
     _depth = 0
     _pending: dict[str, str] = {}  # noqa: RUF012 (replaced per instance before any write)
     _wakeups: Wakeups | None = None  # set by `create_pool`
+    _prelude = ""  # set while a transaction with one starts (`transaction`)
 
-    def transaction(self, **kwargs: Any) -> Any:
-        return _Transaction(super().transaction(**kwargs), self)
+    def transaction(self, *, prelude: str = "", **kwargs: Any) -> Any:
+        """``prelude``: SQL without parameters (several statements allowed) run right after the
+        BEGIN (or SAVEPOINT), in the same round trip: a transaction whose first step needs no
+        parameters, such as taking advisory locks, saves one round trip. If it fails, the
+        transaction fails to start (and is rolled back like any failed one)."""
+        return _Transaction(super().transaction(**kwargs), self, prelude)
+
+    async def _end_failed_start(self, xact: Any) -> None:
+        """The BEGIN went through and its prelude failed: the server holds an aborted
+        transaction that asyncpg still counts as ours, so that the connection's next
+        transaction would start as a savepoint inside it. End it here (a failed prelude of a
+        savepoint is left to the outer transaction, which fails as it ends)."""
+        if getattr(self, "_top_xact", None) is not xact:
+            return
+        self._top_xact = None
+        if self.is_in_transaction():
+            with contextlib.suppress(Exception):  # the pool's release rolls it back anyway
+                await super().execute("ROLLBACK;")
+
+    async def execute(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's own signature)
+    ) -> str:
+        if self._prelude and not args:
+            # the BEGIN (or SAVEPOINT) of a transaction starting with a prelude: asyncpg sends
+            # it as a simple query, which may carry more statements
+            query, self._prelude = f"{query} {self._prelude}", ""
+        return str(await super().execute(query, *args, timeout=timeout))
 
     def get_reset_query(self) -> str:
         """Nothing to send when the pool takes the connection back. asyncpg's default (release
@@ -182,6 +217,13 @@ class NotifyingConnection(asyncpg.Connection):
             self._pending = {}
         self._pending[channel] = payload
         return True
+
+
+def transaction_with_prelude(conn: Connection, prelude: str) -> Any:
+    """``conn.transaction(prelude=...)`` (`NotifyingConnection.transaction`), typed for any
+    connection of the services' pools."""
+    start: Callable[..., Any] = conn.transaction
+    return start(prelude=prelude)
 
 
 async def notify_after_commit(conn: Connection, channel: str, payload: str) -> None:

@@ -265,7 +265,8 @@ class KeyCache:
 
 
 #: claim an address ($1) for a new person ($2) and, if it was free, make their key ($3, the
-#: wrapped key $4) in the same statement: a first submission's person in one round trip.
+#: wrapped key $4) and record what the submission is about for them (subjects $5, kinds $6) in
+#: the same statement: a first submission's person in one round trip.
 #: Returns the person id, or nothing when the address already has a person.
 _CLAIM_FOR_NEW_PERSON = """
 WITH claimed AS (
@@ -275,9 +276,49 @@ WITH claimed AS (
     INSERT INTO vault.people (person_id, key_id, wrapped_key)
     SELECT person_id, $3, $4 FROM claimed
     ON CONFLICT (person_id) DO NOTHING
+), about AS (
+    INSERT INTO vault.subjects (subject_id, kind, person_id)
+    SELECT s.subject_id, s.kind, claimed.person_id
+    FROM unnest($5::text[], $6::text[]) AS s(subject_id, kind), claimed
+    ON CONFLICT (subject_id) DO NOTHING
 )
 SELECT person_id FROM claimed
 """
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The person a submission's contact details belong to (`Vault.claim_person`). For a new
+    person, also the key made for them in this transaction and the subjects recorded for them
+    with it: their events can then be sealed without asking the database again."""
+
+    person_id: uuid.UUID
+    subjects: tuple[tuple[str, str], ...] = ()
+    key_id: uuid.UUID | None = None
+    key: bytes | None = None
+
+    def seal(self, envelope: Envelope) -> Envelope:
+        """The envelope sealed as `Vault.seal` would seal it, when this claim made the key of
+        its person and recorded its subjects; else unchanged (then `Vault.seal` does it, in
+        `eventstore.append`). A key made in this very transaction cannot have been erased
+        since, so the rule that a key is read from its row before sealing holds."""
+        payload = envelope.payload
+        if (
+            self.key is None
+            or SEALED in payload
+            or str(payload.get("person_id")) != str(self.person_id)
+            or tuple(_subjects(envelope)) != self.subjects
+        ):
+            return envelope
+        sealed = seal_payload(
+            envelope.event_type,
+            envelope.event_id,
+            payload,
+            person_id=self.person_id,
+            key_id=self.key_id,
+            key=self.key,
+        )
+        return envelope.model_copy(update={"payload": sealed})
 
 
 class Vault:
@@ -346,21 +387,38 @@ class Vault:
     ) -> uuid.UUID:
         """The resident's person id: the one their email (else phone) already has, or a new
         one. Run it in the transaction that records the submission."""
+        return (await self.claim_person(conn, email=email, phone=phone)).person_id
+
+    async def claim_person(
+        self,
+        conn: Connection,
+        *,
+        email: str | None,
+        phone: str | None,
+        subjects: Sequence[tuple[str, str]] = (),
+    ) -> Claimed:
+        """`person_for_contact`, and for a new person also what sealing their first event
+        needs: their key, and ``subjects`` (what the event is about, as `Vault.seal` records
+        them: ``(id, kind)``, submission then stream) recorded for them in the same
+        statement, so `Claimed.seal` needs no round trip of its own."""
         candidate = uuid.uuid4()
         chosen: uuid.UUID | None = None
-        made = False  # the candidate's key, made by the statement that claimed for them
+        made: tuple[uuid.UUID, bytes] | None = None  # the candidate's key, made as claimed
         for digest in self.contact_digests(email, phone):  # the email first: it decides
             # a racing first submission with the same address waits here, then sees the winner
             if chosen is None:
                 key_id = uuid.uuid4()
+                key = AESGCM.generate_key(bit_length=256)
                 claimed = await conn.fetchval(
                     _CLAIM_FOR_NEW_PERSON,
                     digest,
                     candidate,
                     key_id,
-                    self._wrap(key_id, AESGCM.generate_key(bit_length=256)),
+                    self._wrap(key_id, key),
+                    [s for s, _ in subjects],
+                    [kind for _, kind in subjects],
                 )
-                made = claimed is not None
+                made = (key_id, key) if claimed is not None else None
                 chosen = claimed or await conn.fetchval(
                     "SELECT person_id FROM vault.contacts WHERE digest = $1", digest
                 )
@@ -372,9 +430,12 @@ class Vault:
                     chosen,
                 )
         person_id = chosen or candidate
-        if not made:
+        if made is None:
             await self._ensure_person(conn, person_id)
-        return person_id
+            return Claimed(person_id)
+        # as `_sealing_key` would: the events sealed now are usually read back soon
+        self.cache.put(made[0], person_id, made[1])
+        return Claimed(person_id, tuple(subjects), made[0], made[1])
 
     async def _key_for_sealing(
         self, conn: Connection, person_id: uuid.UUID

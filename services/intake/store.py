@@ -113,17 +113,22 @@ async def mark_duplicate(
     return row
 
 
-async def lock_contacts(conn: Connection, organisation_id: str, keys: Iterable[str]) -> None:
+def contact_locks(organisation_id: str, keys: Iterable[str]) -> str:
     """Two copies of one complaint arriving together (a double click) must not both pass the
     duplicate check: each takes the person's locks, in one order, until its transaction ends.
-    One statement takes them all, one after the other in the array's (sorted) order; the
-    duplicate check must be a later statement, whose snapshot sees what the lock waited for."""
-    held = [f"{organisation_id}:{key}" for key in sorted(keys)]
-    if held:
-        await conn.execute(
-            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) k",
-            held,
-        )
+    This is the SQL that takes them all, one after the other in sorted order, sent with the
+    transaction's BEGIN (``transaction(prelude=...)``: no round trip of its own); the
+    duplicate check is a later statement, whose snapshot sees what the lock waited for.
+    Empty when there are no keys. The names go in as hex (the organisation's id is the
+    client's text), decoded by the server, so nothing in them can end the literal."""
+    held = [f"{organisation_id}:{key}".encode().hex() for key in sorted(keys)]
+    if not held:
+        return ""
+    names = ", ".join(f"convert_from(decode('{h}', 'hex'), 'UTF8')" for h in held)
+    return (
+        "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+        f"FROM unnest(ARRAY[{names}]) AS k;"
+    )
 
 
 async def save_attachments(

@@ -19,7 +19,7 @@ import asyncpg
 from contracts import Channel, CorrespondenceReceived, FeedbackSubmitted, new_envelope
 from contracts.events import Sender
 from redress import eventstore, vault
-from redress.db import Connection
+from redress.db import Connection, transaction_with_prelude
 from redress.service import Runtime
 from services.intake import settings, store, tracking
 from services.intake.attachments import KeptFile
@@ -92,6 +92,7 @@ async def take(
     contact_keys = duplicates.contact_keys(complainant.get("email"), complainant.get("phone"))
     text_keys = duplicates.text_keys(duplicate_text or fields["summary"])
     submission_id = uuid.uuid4()
+    stream_id = f"submission-{submission_id}"
     correlation_id = uuid.uuid4()
     payload = FeedbackSubmitted.model_validate(
         {
@@ -116,14 +117,19 @@ async def take(
                 "intake says whether it is known)",
             )
         try:
-            async with conn.transaction():
+            # the person's locks come with the BEGIN (`store.contact_locks`)
+            locks = store.contact_locks(payload.organisation_id, contact_keys)
+            async with transaction_with_prelude(conn, locks):
                 # the same resident (by email, else phone) keeps one person id, and one key
                 # that seals their personal fields in every event (redress.vault)
-                person_id = await vault.current().person_for_contact(
-                    conn, email=complainant.get("email"), phone=complainant.get("phone")
+                # (a new resident's key comes back with their id, to seal the event with)
+                person = await vault.current().claim_person(
+                    conn,
+                    email=complainant.get("email"),
+                    phone=complainant.get("phone"),
+                    subjects=[(str(submission_id), "submission"), (stream_id, "stream")],
                 )
-                payload = payload.model_copy(update={"person_id": person_id})
-                await store.lock_contacts(conn, payload.organisation_id, contact_keys)
+                payload = payload.model_copy(update={"person_id": person.person_id})
                 window = timedelta(hours=config.duplicate_window_hours)
                 earlier = await store.insert(
                     conn,
@@ -149,14 +155,16 @@ async def take(
                 )
                 envelope = new_envelope(
                     payload,
-                    stream_id=f"submission-{submission_id}",
+                    stream_id=stream_id,
                     stream_version=1,
                     occurred_at=received_at,
                     recorded_at=now,
                     actor=actor,
                     correlation_id=correlation_id,
                 )
-                await eventstore.append(conn, runtime.service, [envelope], expected_version=0)
+                await eventstore.append(
+                    conn, runtime.service, [person.seal(envelope)], expected_version=0
+                )
         except asyncpg.UniqueViolationError:
             # two retries raced: the other one's row is there now
             if idempotency_key is None:

@@ -40,3 +40,44 @@ async def test_a_plain_connection_still_resets_as_asyncpg_does(stack: Stack) -> 
         assert "RESET ALL" in conn.get_reset_query()
     finally:
         await conn.close()
+
+
+async def test_a_prelude_goes_with_the_begin_and_belongs_to_the_transaction(
+    stack: Stack,
+) -> None:
+    """``transaction(prelude=...)``: the prelude is sent in the BEGIN's own message, its
+    effects commit or roll back with the transaction, and a prelude that fails leaves the
+    connection usable, with nothing of it kept."""
+    pool = await create_pool(stack.dsn, "public", max_size=1)
+    sent: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TEMP TABLE preluded (n integer)")
+            conn.add_query_logger(lambda record: sent.append(record.query))
+            async with conn.transaction(prelude="INSERT INTO preluded VALUES (1);"):
+                assert await conn.fetchval("SELECT array_agg(n) FROM preluded") == [1]
+            assert sent[0] == "BEGIN; INSERT INTO preluded VALUES (1);"
+
+            class Undone(Exception):
+                pass
+
+            try:
+                async with conn.transaction(prelude="INSERT INTO preluded VALUES (2);"):
+                    raise Undone
+            except Undone:
+                pass
+            try:
+                async with conn.transaction(prelude="INSERT INTO preluded VALUES (1/0);"):
+                    raise AssertionError("a failed prelude must not start the transaction")
+            except asyncpg.DivisionByZeroError:
+                pass
+            # a later transaction has no prelude left over, and sees only what committed
+            sent.clear()
+            async with conn.transaction():
+                assert await conn.fetchval("SELECT array_agg(n) FROM preluded") == [1]
+            assert "BEGIN;" in sent and not any("INSERT" in query for query in sent)
+        async with pool.acquire() as again:
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT array_agg(n) FROM preluded") == [1]
+    finally:
+        await pool.close()

@@ -401,3 +401,69 @@ async def test_sealing_letters_at_once_gives_what_one_at_a_time_gives(
     assert set(record.streams) >= {e.stream_id for e in envelopes}  # type: ignore[attr-defined]
     opened = [await the_vault.open(conn, e) for e in sealed]
     assert [e.payload["recipient"] for e in opened] == [f"ada{n}@example.org" for n in range(3)]
+
+
+async def test_a_new_residents_claim_seals_their_first_event_as_the_vault_would(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    """`claim_person` for a new resident records the submission's subjects and hands back
+    the key it made, and `Claimed.seal` seals with it what `Vault.seal` would; for someone
+    already known it hands back no key and leaves sealing to the vault."""
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"Ada {tag}", f"ada.{tag}@example.org"
+    submission_id = uuid.uuid4()
+    stream = f"submission-{submission_id}"
+    subjects = [(str(submission_id), "submission"), (stream, "stream")]
+    async with conn.transaction():
+        claimed = await the_vault.claim_person(conn, email=email, phone=None, subjects=subjects)
+        payload = submission(claimed.person_id, name, email).model_copy(
+            update={"submission_id": submission_id}
+        )
+        envelope = new_envelope(
+            payload,
+            stream_id=stream,
+            stream_version=1,
+            occurred_at=NOW,
+            actor="t",
+            correlation_id=uuid.uuid4(),
+        )
+        sealed = claimed.seal(envelope)
+        assert SEALED in sealed.payload and name not in json.dumps(sealed.payload)
+        # `eventstore.append` leaves an envelope sealed already as it is
+        await eventstore.append(conn, "test", [sealed], expected_version=0)
+    recorded = await conn.fetch(
+        "SELECT subject_id, kind, person_id FROM vault.subjects WHERE subject_id = ANY($1)",
+        [s for s, _ in subjects],
+    )
+    assert {(r["subject_id"], r["kind"], r["person_id"]) for r in recorded} == {
+        (s, kind, claimed.person_id) for s, kind in subjects
+    }
+    key_id = await conn.fetchval(
+        "SELECT key_id FROM vault.people WHERE person_id = $1", claimed.person_id
+    )
+    assert sealed.payload[SEALED]["key_id"] == str(key_id)
+    (back,) = await eventstore.load_stream(conn, stream)
+    assert back.payload == payload.model_dump(mode="json")
+    # the vault's own sealing of the same event opens the same way
+    async with conn.transaction():
+        (by_vault,) = await the_vault.seal(conn, [envelope])
+    assert by_vault.payload[SEALED]["key_id"] == sealed.payload[SEALED]["key_id"]
+    assert (await the_vault.open(conn, by_vault)).payload == back.payload
+
+    # the same resident again: their person, no key of the claim's, sealing left to the vault
+    other_id = uuid.uuid4()
+    async with conn.transaction():
+        again = await the_vault.claim_person(
+            conn,
+            email=email.upper(),
+            phone=None,
+            subjects=[(str(other_id), "submission"), (f"submission-{other_id}", "stream")],
+        )
+    assert again.person_id == claimed.person_id and again.key is None
+    assert again.seal(envelope) is envelope
+    # and erasure forgets what the claim's key sealed
+    async with conn.transaction():
+        await the_vault.destroy_key(conn, claimed.person_id, reason="test", now=NOW)
+    the_vault.cache.forget_person(claimed.person_id)
+    (gone,) = await eventstore.load_stream(conn, stream)
+    assert gone.payload["complainant"]["name"] != name
