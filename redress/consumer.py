@@ -134,21 +134,16 @@ class DeadLetterSink:
         self.producer: AIOKafkaProducer | None = None
 
     async def send(self, message: RawMessage, error: str) -> None:
+        """Record, publish, mark published. The same message handed over again (its poll
+        retried after an infrastructure error) is published only if the first time did not
+        get that far: a bad message reaches its dead-letter topic once."""
         target = dead_letter_topic(message.topic, self.group)
-        await self.pool.execute(
-            """INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset,
-                   dead_letter_topic, message_key, message_value, error)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO NOTHING""",
-            self.group,
-            message.topic,
-            message.partition,
-            message.offset,
-            target,
-            message.key,
-            message.value,
-            error,
+        key = (self.group, message.topic, message.partition, message.offset)
+        published = await self.pool.fetchval(
+            _RECORD_DEAD_LETTER, *key, target, message.key, message.value, error
         )
+        if published:
+            return
         if self.producer is None:
             # a rebuild replays history: what was dead-lettered then is already on its topic,
             # so here it is only recorded
@@ -164,7 +159,32 @@ class DeadLetterSink:
         await self.producer.send_and_wait(
             target, value=message.value, key=message.key, headers=headers
         )
+        # a crash before this line publishes it again on redelivery: at least once, as the
+        # outbox relay
+        await self.pool.execute(_MARK_DEAD_LETTER_PUBLISHED, *key)
         DEAD_LETTERED.labels(self.service, message.topic).inc()
+
+
+#: the dead letter's row (kept if already there) and whether it has been published; the
+#: second SELECT sees only a row that was there before this statement
+_RECORD_DEAD_LETTER = """
+WITH new AS (
+    INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset,
+                              dead_letter_topic, message_key, message_value, error)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO NOTHING
+    RETURNING published_at
+)
+SELECT published_at IS NOT NULL FROM new
+UNION ALL
+SELECT published_at IS NOT NULL FROM dead_letters
+WHERE consumer = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4
+"""
+
+_MARK_DEAD_LETTER_PUBLISHED = """
+UPDATE dead_letters SET published_at = now()
+WHERE consumer = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4
+"""
 
 
 class IdempotentConsumer:

@@ -2,9 +2,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from contracts import ErasureReason, PersonErased, dead_letter_topic, encode_envelope, new_envelope
 from redress import vault
@@ -116,6 +118,48 @@ async def test_garbage_goes_to_the_dead_letter_topic_with_the_error(
     assert bytes(row["message_value"]) == garbage
     assert row["source_offset"] == 7
     assert await pool.fetchval("SELECT name FROM applied") == "after"
+
+
+class _FailsOnce:
+    """The real producer, except that its first send fails as a broker away would."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.failed = False
+
+    async def send_and_wait(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise KafkaConnectionError("broker away")
+        return await self.real.send_and_wait(*args, **kwargs)
+
+
+async def test_a_dead_letter_handed_over_again_is_published_once_unless_it_was_not(
+    stack: Stack, pool: asyncpg.Pool, group: str, sink: DeadLetterSink, producer: object
+) -> None:
+    """A poll retried after an infrastructure error hands its bad messages to the sink again:
+    one already published is not published twice; one whose publishing failed is published
+    now."""
+    first, second = message(b"\x01 bad", 3), message(b"\x02 bad", 4)
+    await sink.send(first, "unparseable: one")
+    await sink.send(first, "unparseable: one")
+    sink.producer = _FailsOnce(producer)  # type: ignore[assignment]
+    with pytest.raises(KafkaConnectionError):
+        await sink.send(second, "unparseable: two")
+    await sink.send(second, "unparseable: two")
+    await sink.send(second, "unparseable: two")
+    sink.producer = producer  # type: ignore[assignment]
+    third = message(b"\x03 marks the end", 5)
+    await sink.send(third, "unparseable: three")
+    topic = dead_letter_topic(TEST_TOPIC, group)
+    got = await read_topic(stack.bootstrap, topic, count=3)  # a repeat would push out the third
+    assert [value for _k, value, _h in got] == [first.value, second.value, third.value]
+    rows = await pool.fetch("SELECT source_offset, published_at FROM dead_letters ORDER BY 1")
+    assert [(r["source_offset"], r["published_at"] is not None) for r in rows] == [
+        (3, True),
+        (4, True),
+        (5, True),
+    ]
 
 
 @pytest.mark.parametrize(
