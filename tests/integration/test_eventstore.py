@@ -170,6 +170,29 @@ async def test_a_version_clash_is_a_conflict_and_the_transaction_carries_on(
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", stream) == 3
 
 
+async def test_a_refused_single_event_leaves_the_transaction_usable(pool: asyncpg.Pool) -> None:
+    """A one-event append (its own statement) refused for a version clash or for an event id
+    already stored stores nothing of it, says which, and the caller's transaction commits its
+    other work."""
+    stream = f"s-{uuid.uuid4()}"
+    first = events(stream, 0, 1)
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", first, expected_version=0)
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(eventstore.ConcurrencyConflict) as conflict:
+            await eventstore.append(conn, "test", events(stream, 0, 1), expected_version=0)
+        assert (conflict.value.stream_id, conflict.value.expected_version) == (stream, 0)
+        again = first[0].model_copy(update={"stream_version": 2})
+        with pytest.raises(eventstore.DuplicateEvent):
+            await eventstore.append(conn, "test", [again], expected_version=1)
+        after = events(stream, 1, 1)
+        await eventstore.append(conn, "test", after, expected_version=1)
+    async with pool.acquire() as conn:
+        assert await eventstore.load_stream(conn, stream) == [*first, *after]
+    rows = await pool.fetch("SELECT * FROM outbox WHERE message_key = $1 ORDER BY position", stream)
+    assert [decode_envelope(bytes(r["message_value"])) for r in rows] == [*first, *after]
+
+
 async def test_one_event_on_each_of_several_streams_goes_after_what_each_holds(
     pool: asyncpg.Pool,
 ) -> None:
