@@ -76,6 +76,9 @@ class EventContext:
     #: with it: what a handler read or wrote for an earlier event of the batch (an aggregate's
     #: state, say) need not be read again
     batch: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: appends held for the end of the transaction (`append_at_commit`), when whoever runs
+    #: the handler writes them before its commit; None: appends go at once
+    pending: list[tuple[Sequence[Envelope], int]] | None = field(default=None, repr=False)
 
     def caused_event(
         self,
@@ -104,6 +107,18 @@ class EventContext:
         await eventstore.append(
             self.conn, self.service, envelopes, expected_version=expected_version
         )
+
+    async def append_at_commit(
+        self, envelopes: Sequence[Envelope], *, expected_version: int
+    ) -> None:
+        """`append`, written with the transaction's other appends in one statement just before
+        it commits (`eventstore.append_streams`): for a handler that never reads back what it
+        appended (it keeps the stream's state itself), a batch then costs one append, not one
+        per event. A conflict then fails the whole batch, whose events go again one by one."""
+        if self.pending is None:
+            await self.append(envelopes, expected_version=expected_version)
+        else:
+            self.pending.append((list(envelopes), expected_version))
 
 
 Handler = Callable[[EventContext], Awaitable[None]]
@@ -344,6 +359,7 @@ class IdempotentConsumer:
                 }
                 together: list[EventContext] = []
                 shared: dict[str, Any] = {}  # a rolled-back attempt's goes with it
+                pending: list[tuple[Sequence[Envelope], int]] = []
                 logs: dict[int, structlog.stdlib.BoundLogger] = {}
                 for i, r in enumerate(ready):
                     if r.handler is None or r.payload is None:
@@ -363,6 +379,7 @@ class IdempotentConsumer:
                         self.clock(),
                         _lazy_log(r.message, r.envelope, r.payload),
                         shared,
+                        pending,
                     )
                     logs[i] = ctx.log
                     outcomes.append("applied")
@@ -378,6 +395,7 @@ class IdempotentConsumer:
                     assert self.apply_batch is not None
                     await self.apply_batch(conn, together)
                 failing = None  # from here on a failure is the commit's, no one event's
+                await eventstore.append_streams(conn, self.service, pending)
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise
@@ -442,7 +460,13 @@ class IdempotentConsumer:
             )
             if not fresh:
                 return "duplicate"
-            await handler(EventContext(conn, envelope, payload, self.service, self.clock(), bound))
+            pending: list[tuple[Sequence[Envelope], int]] = []
+            await handler(
+                EventContext(
+                    conn, envelope, payload, self.service, self.clock(), bound, pending=pending
+                )
+            )
+            await eventstore.append_streams(conn, self.service, pending)
         return "applied"
 
     async def _dead_letter(self, message: RawMessage, event_type: str, error: str) -> str:

@@ -144,6 +144,35 @@ async def append_alone(
         _appended(service, e.event_type).inc()
 
 
+async def append_streams(
+    conn: Connection, service: str, appends: Sequence[tuple[Sequence[Envelope], int]]
+) -> None:
+    """Several `append`s, ``(envelopes, expected_version)`` each (one stream each, a stream
+    possibly more than once, in order), in one statement: what a consumer's handlers appended
+    in one transaction (`EventContext.append_at_commit`). All or none are stored; a racing
+    writer on any of the streams makes it raise `ConcurrencyConflict` (or `DuplicateEvent`)
+    as `append` would. Must run inside a transaction."""
+    if not appends:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("append must run inside a transaction with the change it records")
+    envelopes: list[Envelope] = []
+    for group, expected_version in appends:
+        for offset, env in enumerate(group, start=1):
+            if env.stream_id != group[0].stream_id:
+                raise ValueError("one append writes to one stream")
+            if env.stream_version != expected_version + offset:
+                raise ValueError(
+                    f"event {offset} has stream_version {env.stream_version}, "
+                    f"expected {expected_version + offset}"
+                )
+        envelopes.extend(group)
+    if not envelopes:
+        return
+    sealed = await vault.current().seal(conn, envelopes)
+    await _write(conn, service, sealed, appends[0][1])
+
+
 async def append_each_at_end(
     conn: Connection,
     service: str,

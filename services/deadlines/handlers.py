@@ -132,7 +132,9 @@ async def _apply(
         ctx.caused_event(p, stream_id=stream(facts.case_id), stream_version=state.version + i)
         for i, p in enumerate(decided, start=1)
     ]
-    await ctx.append(envelopes, expected_version=state.version)
+    # written with the batch's other appends as it commits: the case's state is kept in
+    # `ctx.batch`, so nothing here reads the stream back before then
+    await ctx.append_at_commit(envelopes, expected_version=state.version)
     for p in decided:
         await store.project(
             ctx.conn, p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now

@@ -257,3 +257,41 @@ async def test_a_racing_writer_on_one_stream_stores_none_of_the_batch(pool: asyn
         await racing
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", calm) == 0
     assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", raced) == 1
+
+
+async def test_appends_held_for_the_commit_go_in_order_in_one_statement_or_not_at_all(
+    pool: asyncpg.Pool,
+) -> None:
+    """`append_streams`: several streams' appends (one stream twice) stored as `append` would
+    each, in their order; one clashing version stores none of them and the transaction goes
+    on."""
+    a, b = f"s-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(conn, "test", events(a, 0, 1), expected_version=0)
+    held = [(events(a, 1, 2), 1), (events(b, 0, 1), 0), (events(a, 3, 1), 3)]
+    sent: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        conn.add_query_logger(lambda record: sent.append(record.query))
+        await eventstore.append_streams(conn, "test", held)
+    assert len([q for q in sent if "INSERT INTO events" in q]) == 1
+    expected = [e for group, _ in held for e in group]
+    async with pool.acquire() as conn:
+        assert (await eventstore.load_stream(conn, a))[1:] == [
+            expected[0],
+            expected[1],
+            expected[3],
+        ]
+        assert await eventstore.load_stream(conn, b) == [expected[2]]
+    rows = await pool.fetch("SELECT message_value FROM outbox ORDER BY position")
+    assert [decode_envelope(bytes(r["message_value"])) for r in rows][-4:] == expected
+
+    clash = [(events(b, 1, 1), 1), (events(a, 3, 1), 3)]  # a's version 4 is stored already
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(eventstore.ConcurrencyConflict):
+            await eventstore.append_streams(conn, "test", clash)
+        assert await eventstore.stream_version(conn, b) == 1
+        await eventstore.append_streams(conn, "test", [(events(b, 1, 1), 1)])
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", b) == 2
+    with pytest.raises(ValueError):
+        async with pool.acquire() as conn, conn.transaction():
+            await eventstore.append_streams(conn, "test", [(events(b, 5, 1), 2)])

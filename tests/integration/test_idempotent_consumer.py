@@ -9,7 +9,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from contracts import ErasureReason, PersonErased, dead_letter_topic, encode_envelope, new_envelope
-from redress import vault
+from redress import eventstore, vault
 from redress.consumer import DeadLetterSink, EventContext, IdempotentConsumer, RawMessage
 from redress.kafka import ensure_topics
 from tests.conftest import Stack
@@ -430,3 +430,84 @@ async def test_a_batch_logs_and_counts_every_event_and_only_at_the_level_asked(
         assert counted("applied") - before[0] == 5
     finally:
         configure_logging("test", "INFO")
+
+
+class Appender:
+    """Appends one event to its own stream per event, held for the commit; the stream of
+    ``clash`` already holds version 1 the first time, so the batch's one append fails."""
+
+    def __init__(self, clash: str) -> None:
+        self.clash = clash
+        self.calls = 0
+
+    async def __call__(self, ctx: EventContext) -> None:
+        self.calls += 1
+        name = getattr(ctx.payload, "name", "")
+        stream = f"appended-{name}-{ctx.envelope.event_id}"
+        # in the batch (the first three calls) it has not seen the racing writer's event and
+        # clashes; applied alone afterwards, it has read the stream again and follows it
+        version = 1 if name == self.clash and self.calls > 3 else 0
+        await ctx.append_at_commit(
+            [
+                ctx.caused_event(
+                    ThingHappened(name=f"after {name}"),
+                    stream_id=stream,
+                    stream_version=version + 1,
+                )
+            ],
+            expected_version=version,
+        )
+
+
+async def test_appends_held_for_the_commit_go_with_the_batch_or_each_alone_after_a_clash(
+    pool: asyncpg.Pool, group: str, sink: DeadLetterSink
+) -> None:
+    """A batch's held appends are stored as it commits; when one of them clashes, nothing of
+    the batch is kept and each event goes again alone, with its own append."""
+    values = [good_event(n) for n in ("a", "b", "c")]
+    ids = [json.loads(v)["event_id"] for v in values]
+    clash_stream = f"appended-b-{ids[1]}"
+    async with pool.acquire() as conn, conn.transaction():
+        await eventstore.append(
+            conn,
+            "test",
+            [
+                new_envelope(
+                    ThingHappened(name="racer"),
+                    stream_id=clash_stream,
+                    stream_version=1,
+                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                    actor="test",
+                    correlation_id=uuid.uuid4(),
+                )
+            ],
+            expected_version=0,
+        )
+    handler = Appender(clash="b")
+    c = IdempotentConsumer(
+        service="test",
+        group=group,
+        pool=pool,
+        handlers={"ThingHappenedForTest": handler},  # type: ignore[dict-item]
+        dead_letters=sink,
+        attempts=3,
+        retry_delay=0.01,
+    )
+    outcomes = await c.process_batch([message(v, i) for i, v in enumerate(values)])
+    assert outcomes == ["applied"] * 3
+    rows = await pool.fetch(
+        "SELECT stream_id, stream_version FROM events WHERE stream_id LIKE 'appended-%' "
+        "AND stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
+        [f"appended-{n}-{i}" for n, i in zip("abc", ids, strict=True)],
+    )
+    assert [(r["stream_id"], r["stream_version"]) for r in rows] == sorted(
+        [
+            (f"appended-a-{ids[0]}", 1),
+            (clash_stream, 1),
+            (clash_stream, 2),
+            (f"appended-c-{ids[2]}", 1),
+        ]
+    )
+    assert (
+        await pool.fetchval("SELECT count(*) FROM processed_events WHERE consumer = $1", group) == 3
+    )
