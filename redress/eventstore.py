@@ -53,6 +53,29 @@ async def load_stream(conn: Connection, stream_id: str) -> list[Envelope]:
     return [await the_vault.open(conn, row_to_envelope(r)) for r in rows]
 
 
+async def load_stream_after(
+    conn: Connection, stream_id: str, version: int
+) -> tuple[list[Envelope], list[uuid.UUID]]:
+    """The stream's events after ``version``, opened as `load_stream` opens them, and the ids
+    of the vault keys that opened them: for a caller keeping what it made of the earlier
+    events, which is only as good as those keys still are (`vault.KeyCache`)."""
+    rows = await conn.fetch(
+        "SELECT * FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version",
+        stream_id,
+        version,
+    )
+    the_vault = vault.current()
+    envelopes = []
+    keys = []
+    for r in rows:
+        envelope = row_to_envelope(r)
+        who = vault.sealed_person(envelope.payload)
+        if who is not None and who[1] is not None:
+            keys.append(who[1])
+        envelopes.append(await the_vault.open(conn, envelope))
+    return envelopes, keys
+
+
 def row_to_envelope(row: asyncpg.Record) -> Envelope:
     return Envelope(
         event_id=row["event_id"],

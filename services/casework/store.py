@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -119,11 +120,13 @@ def view_update(
     that it can ride in another statement: `commanding.execute` sends it with the events) and
     the view as stored (`case_view`), for a caller that answers with it too."""
     columns = _view(state)
-    sql = _SAVE_VIEW
-    if first != 1:
-        sql = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + first - 1}", sql)
     view: dict[str, Any] = columns[0]
-    return sql, [state.case_id, *columns, updated_at], view
+    return _save_view_from(first), [state.case_id, *columns, updated_at], view
+
+
+@functools.cache
+def _save_view_from(first: int) -> str:
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + first - 1}", _SAVE_VIEW)
 
 
 async def save_view(conn: Connection, state: Case, *, updated_at: datetime) -> dict[str, Any]:

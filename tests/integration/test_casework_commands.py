@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from contracts import CaseOpened, new_envelope
-from redress import eventstore
+from contracts import CaseOpened, decode_payload, new_envelope
+from redress import eventstore, vault
 from redress.db import Connection
 from services.casework import commanding, store
 from services.casework.app import service
 from services.casework.domain import commands as c
-from services.casework.domain.case import Case, evolve, stream_id
+from services.casework.domain.case import Case, evolve, replay, stream_id
 from services.casework.domain.decide import decide
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
-from tests.unit.casework.scenario import cmd, open_case, triage
+from tests.unit.casework.scenario import acknowledge, cmd, open_case, triage
 
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -176,3 +176,65 @@ async def test_a_refused_command_stores_nothing(casework_pool: asyncpg.Pool) -> 
     assert await casework_pool.fetchval("SELECT count(*) FROM events") == before
     with pytest.raises(commanding.CaseNotFound):
         await run(casework_pool, uuid.uuid4(), triage())
+
+
+async def from_the_stream(pool: asyncpg.Pool, case_id: uuid.UUID) -> Case:
+    async with pool.acquire() as conn:
+        history = await eventstore.load_stream(conn, stream_id(case_id))
+    return replay([decode_payload(e) for e in history])
+
+
+async def test_a_case_loaded_again_is_what_its_whole_stream_gives(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    """A command reads only the events after the case it loaded last; events another writer
+    (a replica, the consumer) appended meanwhile are read and applied in order."""
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    async with casework_pool.acquire() as conn:
+        loaded = await commanding.load(conn, case_id)
+    # another writer's command, appended behind this process's back
+    decision = decide(loaded, acknowledge("1", "2"))
+    assert not isinstance(decision, c.Rejection)
+    async with casework_pool.acquire() as conn, conn.transaction():
+        await eventstore.append(
+            conn,
+            "casework",
+            [
+                new_envelope(
+                    payload,
+                    stream_id=stream_id(case_id),
+                    stream_version=loaded.version + i,
+                    occurred_at=NOW,
+                    actor="elsewhere",
+                    correlation_id=uuid.uuid4(),
+                )
+                for i, payload in enumerate(decision, start=1)
+            ],
+            expected_version=loaded.version,
+        )
+    async with casework_pool.acquire() as conn:
+        again = await commanding.load(conn, case_id)
+    assert again == await from_the_stream(casework_pool, case_id)
+    assert again.version == loaded.version + len(decision)
+    outcome = await run(casework_pool, case_id, cmd(c.Assign, officer="oscar"))
+    assert outcome.state == await from_the_stream(casework_pool, case_id)
+
+
+async def test_a_case_loaded_before_its_person_was_erased_reads_as_erased(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    await run(casework_pool, case_id, acknowledge("1"))
+    async with casework_pool.acquire() as conn:
+        before = await commanding.load(conn, case_id)
+    assert before.current.points[0].text == "point 1"
+    person = await casework_pool.fetchval(
+        "SELECT person_id FROM vault.subjects WHERE subject_id = $1", stream_id(case_id)
+    )
+    async with casework_pool.acquire() as conn:
+        assert await vault.current().destroy_key(conn, person, reason="asked", now=NOW)
+        after = await commanding.load(conn, case_id)
+    assert after.current.points[0].text == "[erased]"
+    assert after == await from_the_stream(casework_pool, case_id)
