@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from redress.clock import london_today
@@ -25,7 +26,11 @@ def notification_id(case_id: uuid.UUID, cause: str, template: str, recipient: st
     return uuid.uuid5(NOTIFICATION_NAMESPACE, f"{case_id}:{cause}:{template}:{recipient}")
 
 
+@lru_cache(maxsize=4096)
 def long_date(d: date | str | None) -> str | None:
+    """ "Monday 2 March 2026". Remembered: a case's letters name the same few dates again and
+    again (every event of a case re-decides its letters), and formatting one costs microseconds
+    a time."""
     if d is None:
         return None
     value = date.fromisoformat(d) if isinstance(d, str) else d

@@ -35,6 +35,15 @@ def _bank_holidays(nation: Nation) -> holidays.HolidayBase:
     return holidays.country_holidays("GB", subdiv=nation.value)
 
 
+@lru_cache(maxsize=8192)
+def _bank_holiday(nation: Nation, day: date) -> str | None:
+    """The bank holiday's name, or None. Remembered per day: working days are counted one day
+    at a time, the same few weeks over and over for every case, and each lookup in the holidays
+    library costs microseconds."""
+    name = _bank_holidays(nation).get(day)
+    return None if name is None else str(name)
+
+
 @dataclass(frozen=True)
 class Skipped:
     day: date
@@ -53,7 +62,7 @@ class WorkingDayCalendar:
             return "Saturday"
         if day.weekday() == 6:
             return "Sunday"
-        name = _bank_holidays(self.nation).get(day)
+        name = _bank_holiday(self.nation, day)
         if name is not None:
             return f"bank holiday ({name})"
         if day in self.closure_days:
