@@ -79,6 +79,18 @@ class EventContext:
     #: appends held for the end of the transaction (`append_at_commit`), when whoever runs
     #: the handler writes them before its commit; None: appends go at once
     pending: list[tuple[Sequence[Envelope], int]] | None = field(default=None, repr=False)
+    #: work held for the end of the transaction (`at_commit`), by key; None: none is held
+    held: dict[str, Callable[[], Awaitable[None]]] | None = field(default=None, repr=False)
+
+    def at_commit(self, key: str, work: Callable[[], Awaitable[None]]) -> bool:
+        """Have ``work`` run just before the transaction commits, after every handler of the
+        batch (once per ``key``: the first registration stands), for a handler that gathers
+        the writes of many events into one statement. False when whoever runs the handler
+        holds nothing: then the handler writes at once."""
+        if self.held is None:
+            return False
+        self.held.setdefault(key, work)
+        return True
 
     def caused_event(
         self,
@@ -360,6 +372,7 @@ class IdempotentConsumer:
                 together: list[EventContext] = []
                 shared: dict[str, Any] = {}  # a rolled-back attempt's goes with it
                 pending: list[tuple[Sequence[Envelope], int]] = []
+                held: dict[str, Callable[[], Awaitable[None]]] = {}
                 logs: dict[int, structlog.stdlib.BoundLogger] = {}
                 for i, r in enumerate(ready):
                     if r.handler is None or r.payload is None:
@@ -380,6 +393,7 @@ class IdempotentConsumer:
                         _lazy_log(r.message, r.envelope, r.payload),
                         shared,
                         pending,
+                        held,
                     )
                     logs[i] = ctx.log
                     outcomes.append("applied")
@@ -396,6 +410,8 @@ class IdempotentConsumer:
                     await self.apply_batch(conn, together)
                 failing = None  # from here on a failure is the commit's, no one event's
                 await eventstore.append_streams(conn, self.service, pending)
+                for work in held.values():
+                    await work()
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise
@@ -461,12 +477,22 @@ class IdempotentConsumer:
             if not fresh:
                 return "duplicate"
             pending: list[tuple[Sequence[Envelope], int]] = []
+            held: dict[str, Callable[[], Awaitable[None]]] = {}
             await handler(
                 EventContext(
-                    conn, envelope, payload, self.service, self.clock(), bound, pending=pending
+                    conn,
+                    envelope,
+                    payload,
+                    self.service,
+                    self.clock(),
+                    bound,
+                    pending=pending,
+                    held=held,
                 )
             )
             await eventstore.append_streams(conn, self.service, pending)
+            for work in held.values():
+                await work()
         return "applied"
 
     async def _dead_letter(self, message: RawMessage, event_type: str, error: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -92,6 +92,7 @@ async def queue(
     now: datetime,
     adjustments: list[str] | None = None,
     made: set[uuid.UUID] | None = None,
+    held: HeldLetters | None = None,
 ) -> bool:
     """Render and queue one notification; False if it already exists. A template that cannot
     be rendered is queued as failed with the reason, so it is seen, not silently dropped.
@@ -100,9 +101,12 @@ async def queue(
     is not rendered again only to be thrown away by the insert, which is what every later
     event of a case, and every replayed one, would otherwise do. Only a letter that goes by
     post gets its PDF now; other letters to residents get theirs when asked
-    (`pdf_for`)."""
+    (`pdf_for`).
+
+    ``held``: the letter is inserted with the transaction's other letters as it commits
+    (`HeldLetters`), not by a statement of its own."""
     nid = notification_id(case_id, cause, template, route.recipient)
-    if made is not None and nid in made:
+    if (made is not None and nid in made) or (held is not None and nid in held.ids):
         return False
     adjustments = adjustments or []
     large_print = "large_print" in adjustments
@@ -124,12 +128,7 @@ async def queue(
         printable = False
     if route.channel == "none":
         status = "suppressed"
-    made_now = await conn.fetchval(
-        """INSERT INTO notifications (notification_id, case_id, template, channel, recipient,
-               audience, subject, html, text_body, pdf, status, note, next_attempt_at,
-               last_error, created_at, printable, large_print)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, $16)
-           ON CONFLICT (notification_id) DO NOTHING RETURNING true""",
+    row = (
         nid,
         case_id,
         template,
@@ -149,9 +148,46 @@ async def queue(
     )
     if made is not None:
         made.add(nid)
+    if held is not None:
+        held.add(row, queued=status == "queued")
+        return True
+    made_now = await conn.fetchval(_INSERT + " RETURNING true", *row)
     if made_now and status == "queued":
         await notify_after_commit(conn, DUE_CHANNEL, "")
     return bool(made_now)
+
+
+_INSERT = """INSERT INTO notifications (notification_id, case_id, template, channel, recipient,
+       audience, subject, html, text_body, pdf, status, note, next_attempt_at, last_error,
+       created_at, printable, large_print)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, $16)
+   ON CONFLICT (notification_id) DO NOTHING"""
+
+
+@dataclass
+class HeldLetters:
+    """The letters a consumer's transaction queued, inserted together just before it commits
+    (`EventContext.at_commit`): one round trip for a batch's letters instead of one each.
+    ``ids`` answers, for a later event of the batch, what the case's ``letters_made`` read
+    from the table cannot see yet."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    ids: set[uuid.UUID] = field(default_factory=set)
+    queued: bool = False
+
+    def add(self, row: tuple[Any, ...], *, queued: bool) -> None:
+        self.rows.append(row)
+        self.ids.add(row[0])
+        self.queued = self.queued or queued
+
+    async def insert(self, conn: Connection) -> None:
+        """All of them in one round trip (asyncpg sends the rows of ``executemany`` in one
+        go); one already stored (a redelivery) is left as it is, as one at a time would."""
+        if not self.rows:
+            return
+        await conn.executemany(_INSERT, self.rows)
+        if self.queued:
+            await notify_after_commit(conn, DUE_CHANNEL, "")
 
 
 def pdf_for(row: Mapping[str, Any]) -> bytes | None:

@@ -22,7 +22,13 @@ from contracts import case_events as ev
 from redress.consumer import EventContext
 from services.notifications import settings as notification_settings
 from services.notifications import store
-from services.notifications.compose import Route, long_date, queue, resident_route
+from services.notifications.compose import (
+    HeldLetters,
+    Route,
+    long_date,
+    queue,
+    resident_route,
+)
 from services.notifications.letters import signposting
 
 _TIMED = {FeedbackKind.COMPLAINT.value, FeedbackKind.MEMBER_ENQUIRY.value}
@@ -38,6 +44,27 @@ def _case_id(ctx: EventContext) -> uuid.UUID:
     case_id = getattr(ctx.payload, "case_id", None)
     assert isinstance(case_id, uuid.UUID)
     return case_id
+
+
+_LETTERS = "notifications.letters"
+
+
+def _held(ctx: EventContext) -> HeldLetters | None:
+    """The transaction's letters, inserted together as it commits; None when the consumer
+    holds nothing (then each letter is inserted at once)."""
+    held: HeldLetters | None = ctx.batch.get(_LETTERS)
+    if held is None:
+        held = HeldLetters()
+        conn = ctx.conn
+
+        async def insert() -> None:
+            assert held is not None
+            await held.insert(conn)
+
+        if not ctx.at_commit(_LETTERS, insert):
+            return None
+        ctx.batch[_LETTERS] = held
+    return held
 
 
 def _base(contact: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +95,7 @@ async def _to_resident(
         now=ctx.now,
         adjustments=list(contact.get("adjustments") or []),
         made=contact.get("letters_made"),
+        held=_held(ctx),
     )
 
 
@@ -89,6 +117,7 @@ async def _to_staff(
         audience="staff",
         now=ctx.now,
         made=contact.get("letters_made"),
+        held=_held(ctx),
     )
 
 

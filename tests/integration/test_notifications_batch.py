@@ -1,0 +1,66 @@
+"""Notifications' consumer in batches queues exactly the letters it queues one event at a time:
+a batch's letters are inserted together as it commits (`compose.HeldLetters`), and a later
+event of the batch about the same case sees the letters the earlier ones held."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from redress.bench.replay import synthetic_log
+from redress.consumer import IdempotentConsumer, RawMessage
+from redress.rebuild import compare
+from services.notifications.app import service
+from tests.conftest import Stack
+from tests.integration.conftest import schema_pool
+
+NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+
+async def _consumer(stack: Stack) -> tuple[str, asyncpg.Pool, IdempotentConsumer]:
+    assert service.migrations is not None
+    schema, pool = await schema_pool(stack, [("notifications", service.migrations)])
+    return schema, pool, service.consumer(pool, clock=lambda: NOW)
+
+
+async def _letters(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    rows = await pool.fetch(
+        """SELECT notification_id, case_id, template, channel, recipient, status, subject,
+               text_body FROM notifications ORDER BY notification_id"""
+    )
+    return [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_batch_queues_the_letters_one_event_at_a_time_queues(
+    stack: Stack, seed: int
+) -> None:
+    log = list(synthetic_log(1200, seed=seed))
+    log.extend(log[200:260])  # redelivered: their letters are there already
+    messages = [RawMessage(t, 0, i, None, v) for i, (t, v) in enumerate(log)]
+    one_schema, one_pool, one = await _consumer(stack)
+    many_schema, many_pool, many = await _consumer(stack)
+    try:
+        singly = [await one.process(m) for m in messages]
+        rnd = random.Random(seed)
+        batched: list[str] = []
+        at = 0
+        while at < len(messages):
+            size = rnd.choice([1, 7, 50, 200])
+            batched += await many.process_batch(messages[at : at + size])
+            at += size
+        assert batched == singly
+        assert "dead_lettered" not in singly
+        letters = await _letters(one_pool)
+        assert len(letters) > 100
+        assert await _letters(many_pool) == letters
+        for t in await compare(one_pool, many_pool):
+            assert (t.only_live, t.only_rebuilt) == (0, 0), t
+    finally:
+        for schema, pool in ((one_schema, one_pool), (many_schema, many_pool)):
+            await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await pool.close()
