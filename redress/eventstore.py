@@ -192,7 +192,9 @@ async def append_streams(
         envelopes.extend(group)
     if not envelopes:
         return
-    sealed = await vault.current().seal(conn, envelopes)
+    # a batch's events are mostly about people known already (cases opened from submissions
+    # that name theirs): found all at once where they are, one at a time where not
+    sealed = await vault.current().seal(conn, envelopes, at_once=True)
     await _write(conn, service, sealed, appends[0][1])
 
 

@@ -16,6 +16,16 @@ from redress.db import Connection
 from services.casework.domain.case import Case
 from services.casework.view import case_view
 
+_TAKE_REFERENCE_NUMBER = """
+WITH counter AS (
+    INSERT INTO reference_counters (prefix, year, last)
+    SELECT $2, $3, 1 WHERE NOT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)
+    ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
+    RETURNING last)
+SELECT $1::text AS stream_id, counter.last,
+       coalesce(o.procedures_by_service ->> $5::text, o.default_procedure) AS procedure
+FROM counter LEFT JOIN organisations o ON o.organisation_id = $4"""
+
 
 async def take_reference_number(
     conn: Connection,
@@ -30,22 +40,21 @@ async def take_reference_number(
     in one round trip. None, and no number taken, when the case's stream already holds events
     (a case stream begins with its CaseOpened, so the case is open already)."""
     row = await conn.fetchrow(
-        """WITH counter AS (
-               INSERT INTO reference_counters (prefix, year, last)
-               SELECT $2, $3, 1 WHERE NOT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)
-               ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
-               RETURNING last)
-           SELECT counter.last,
-                  coalesce(o.procedures_by_service ->> $5::text, o.default_procedure)
-                      AS procedure
-           FROM counter LEFT JOIN organisations o ON o.organisation_id = $4""",
-        stream_id,
-        prefix,
-        year,
-        organisation_id,
-        service_area or "",
+        _TAKE_REFERENCE_NUMBER, stream_id, prefix, year, organisation_id, service_area or ""
     )
     return None if row is None else (int(row["last"]), row["procedure"])
+
+
+async def take_reference_numbers(
+    conn: Connection, asks: list[tuple[str, str, int, str, str | None]]
+) -> dict[str, tuple[int, str | None]]:
+    """`take_reference_number` for several cases (``(stream_id, prefix, year, organisation,
+    service area)`` each), in their order, pipelined in one round trip; by stream, the cases
+    whose streams are empty."""
+    rows = await conn.fetchmany(
+        _TAKE_REFERENCE_NUMBER, [(s, p, y, o, area or "") for s, p, y, o, area in asks]
+    )
+    return {r["stream_id"]: (int(r["last"]), r["procedure"]) for r in rows}
 
 
 def _view(state: Case) -> tuple[Any, ...]:
@@ -72,20 +81,19 @@ def _view(state: Case) -> tuple[Any, ...]:
     )
 
 
-async def open_case(
-    conn: Connection, opened: CaseOpened, state: Case, *, opened_at: datetime
-) -> None:
-    """The view row of a new case, as `save_view` would leave it, in one statement."""
-    await conn.execute(
-        """INSERT INTO cases (case_id, reference, submission_id, channel, organisation_id,
-               received_at, opened_at, complainant_name, summary, complainant_email, person_id,
-               state, version, lifecycle, status, stage, officer, kind, procedure, service_area,
-               category, priority, acknowledged, responded, ward, postcode, flags, part_services,
-               updated_at, closed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-               $12, $13, $14, $14, coalesce($15::integer, $28), $16, coalesce($17, $29),
-               coalesce($18, $30), $19, $20, $21, $22, $23, $24, coalesce($25, $31), $26, $27,
-               $7, CASE WHEN $14 = 'closed' THEN $7::timestamptz END)""",
+_OPEN_CASE = """
+INSERT INTO cases (case_id, reference, submission_id, channel, organisation_id, received_at,
+    opened_at, complainant_name, summary, complainant_email, person_id, state, version,
+    lifecycle, status, stage, officer, kind, procedure, service_area, category, priority,
+    acknowledged, responded, ward, postcode, flags, part_services, updated_at, closed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+    $12, $13, $14, $14, coalesce($15::integer, $28), $16, coalesce($17, $29),
+    coalesce($18, $30), $19, $20, $21, $22, $23, $24, coalesce($25, $31), $26, $27,
+    $7, CASE WHEN $14 = 'closed' THEN $7::timestamptz END)"""
+
+
+def _opened_row(opened: CaseOpened, state: Case, opened_at: datetime) -> tuple[Any, ...]:
+    return (
         opened.case_id,
         opened.reference,
         opened.submission_id,
@@ -103,6 +111,17 @@ async def open_case(
         opened.procedure.value,
         opened.complainant.postcode,
     )
+
+
+async def open_case(conn: Connection, opened: CaseOpened, state: Case, opened_at: datetime) -> None:
+    """The view row of a new case, as `save_view` would leave it, in one statement."""
+    await conn.execute(_OPEN_CASE, *_opened_row(opened, state, opened_at))
+
+
+async def open_cases(conn: Connection, cases: list[tuple[CaseOpened, Case, datetime]]) -> None:
+    """`open_case` for several cases, pipelined in one round trip."""
+    if cases:
+        await conn.executemany(_OPEN_CASE, [_opened_row(*case) for case in cases])
 
 
 _SAVE_VIEW = """UPDATE cases SET state = $2, version = $3, lifecycle = $4, status = $4,
