@@ -116,15 +116,28 @@ async def status_for(conn: Connection | asyncpg.Pool, token: str) -> CaseStatus 
 # -- the projection ---------------------------------------------------------------------------
 
 
+#: what a transaction's events left of each case's progress (``ctx.batch``), and the cases whose
+#: row it must write as it commits
+_PROGRESS = "intake.tracking.progress"
+_CHANGED = "intake.tracking.changed"
+_DEADLINES = "intake.tracking.deadlines"
+
+
 async def on_case_event(ctx: EventContext) -> None:
+    """A case's progress as a resident sees it. In a batch each case is read once (and
+    locked), later events of the batch go on from what the earlier ones left, and every case
+    that changed is written with one statement as the batch commits (`EventContext.at_commit`);
+    a consumer that holds nothing gets a write per event."""
     event = ctx.payload
     case_id = getattr(event, "case_id", None)
     assert isinstance(case_id, uuid.UUID)
+    progress: dict[uuid.UUID, Progress | None] = ctx.batch.setdefault(_PROGRESS, {})
     if isinstance(event, CaseOpened):
-        await ctx.conn.execute(
+        inserted = await ctx.conn.fetchval(
             """INSERT INTO tracked_cases (case_id, submission_id, reference, stage, status,
                    opened_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (case_id) DO NOTHING""",
+               VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (case_id) DO NOTHING
+               RETURNING true""",
             case_id,
             event.submission_id,
             event.reference,
@@ -132,43 +145,84 @@ async def on_case_event(ctx: EventContext) -> None:
             Status.CASE_OPENED.value,
             ctx.envelope.occurred_at,
         )
+        if inserted:
+            progress[case_id] = Progress(Status.CASE_OPENED, event.stage, None)
+        # else opened before: what is stored (and what this batch holds for it) decides
         return
-    row = await ctx.conn.fetchrow(
-        "SELECT status, stage, ending FROM tracked_cases WHERE case_id = $1 FOR UPDATE", case_id
-    )
-    current = (
-        Progress(
-            Status(row["status"]), row["stage"], Ending(row["ending"]) if row["ending"] else None
+    if case_id in progress:
+        current = progress[case_id]
+    else:
+        row = await ctx.conn.fetchrow(
+            "SELECT status, stage, ending FROM tracked_cases WHERE case_id = $1 FOR UPDATE",
+            case_id,
         )
-        if row
-        else None
-    )
+        current = (
+            Progress(
+                Status(row["status"]),
+                row["stage"],
+                Ending(row["ending"]) if row["ending"] else None,
+            )
+            if row
+            else None
+        )
+        progress[case_id] = current
     after = progress_after(current, event)
     if after is None:
         if current is None:
             ctx.log.warning("case event for a case not seen opening", case_id=str(case_id))
         return
-    await ctx.conn.execute(
-        "UPDATE tracked_cases SET status = $2, stage = $3, ending = $4, updated_at = $5 "
-        "WHERE case_id = $1",
-        case_id,
-        after.status.value,
-        after.stage,
-        after.ending.value if after.ending else None,
-        ctx.envelope.occurred_at,
+    progress[case_id] = after
+    change = (case_id, after, ctx.envelope.occurred_at)
+    changed: dict[uuid.UUID, tuple[uuid.UUID, Progress, datetime]] | None = ctx.batch.get(_CHANGED)
+    if changed is None:
+        changed = {}
+        held = changed
+        conn = ctx.conn
+
+        async def write() -> None:
+            await _write_progress(conn, list(held.values()))
+
+        if not ctx.at_commit(_CHANGED, write):
+            await _write_progress(ctx.conn, [change])
+            return
+        ctx.batch[_CHANGED] = changed
+    changed[case_id] = change
+
+
+async def _write_progress(
+    conn: Connection, changes: list[tuple[uuid.UUID, Progress, datetime]]
+) -> None:
+    if not changes:
+        return
+    await conn.execute(
+        """UPDATE tracked_cases AS c
+              SET status = n.status, stage = n.stage, ending = n.ending, updated_at = n.at
+             FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[])
+                  AS n(case_id, status, stage, ending, at)
+            WHERE c.case_id = n.case_id""",
+        [case_id for case_id, _, _ in changes],
+        [after.status.value for _, after, _ in changes],
+        [after.stage for _, after, _ in changes],
+        [after.ending.value if after.ending else None for _, after, _ in changes],
+        [at for _, _, at in changes],
     )
 
 
+_UPSERT_DEADLINE = """INSERT INTO tracked_deadlines AS d
+           (deadline_id, case_id, kind, stage, state, due_on)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (deadline_id) DO UPDATE
+          SET state = EXCLUDED.state, due_on = COALESCE(EXCLUDED.due_on, d.due_on)"""
+
+
 async def on_deadline_event(ctx: EventContext) -> None:
+    """A deadline as the tracking page shows it; a batch's changes go in one round trip as it
+    commits, in their order (a consumer that holds nothing: one statement each)."""
     event = ctx.payload
     change = deadline_change(event)
     if change is None:
         return
-    await ctx.conn.execute(
-        """INSERT INTO tracked_deadlines AS d (deadline_id, case_id, kind, stage, state, due_on)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (deadline_id) DO UPDATE
-              SET state = EXCLUDED.state, due_on = COALESCE(EXCLUDED.due_on, d.due_on)""",
+    row = (
         change.deadline_id,
         change.case_id,
         change.kind.value,
@@ -176,6 +230,20 @@ async def on_deadline_event(ctx: EventContext) -> None:
         change.state.value,
         change.due_on,
     )
+    rows: list[tuple[object, ...]] | None = ctx.batch.get(_DEADLINES)
+    if rows is None:
+        rows = []
+        held = rows
+        conn = ctx.conn
+
+        async def write() -> None:
+            await conn.executemany(_UPSERT_DEADLINE, held)
+
+        if not ctx.at_commit(_DEADLINES, write):
+            await ctx.conn.execute(_UPSERT_DEADLINE, *row)
+            return
+        ctx.batch[_DEADLINES] = rows
+    rows.append(row)
 
 
 async def on_organisation_configured(ctx: EventContext) -> None:
