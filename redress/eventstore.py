@@ -55,15 +55,17 @@ async def load_stream(conn: Connection, stream_id: str) -> list[Envelope]:
 
 async def load_stream_after(
     conn: Connection, stream_id: str, version: int
-) -> tuple[list[Envelope], list[uuid.UUID]]:
-    """The stream's events after ``version``, opened as `load_stream` opens them, and the ids
-    of the vault keys that opened them: for a caller keeping what it made of the earlier
-    events, which is only as good as those keys still are (`vault.KeyCache`)."""
-    rows = await conn.fetch(
-        "SELECT * FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version",
-        stream_id,
-        version,
-    )
+) -> tuple[uuid.UUID | None, list[Envelope], list[uuid.UUID]]:
+    """The stream's events after ``version``, opened as `load_stream` opens them, with the id
+    of the event at ``version`` itself (None when there is none) and the ids of the vault
+    keys that opened them: for a caller keeping what it made of the earlier events, which is
+    only as good as those keys still are (`vault.KeyCache`) and only this stream's if the
+    event it last had is the one stored at ``version``."""
+    rows = await conn.fetch(_LOAD_AFTER, stream_id, version)
+    at = None
+    if rows and rows[0]["stream_version"] == version:
+        at = rows[0]["event_id"]
+        rows = rows[1:]
     the_vault = vault.current()
     envelopes = []
     keys = []
@@ -73,7 +75,15 @@ async def load_stream_after(
         if who is not None and who[1] is not None:
             keys.append(who[1])
         envelopes.append(await the_vault.open(conn, envelope))
-    return envelopes, keys
+    return at, envelopes, keys
+
+
+#: the stream from version $2 on; the event at $2 only for its id (its payload not sent)
+_LOAD_AFTER = """
+SELECT event_id, event_type, schema_version, stream_id, stream_version, occurred_at,
+       recorded_at, correlation_id, causation_id, actor,
+       CASE WHEN stream_version > $2 THEN payload END AS payload
+FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"""
 
 
 def row_to_envelope(row: asyncpg.Record) -> Envelope:

@@ -36,9 +36,9 @@ async def casework_pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def opened(pool: asyncpg.Pool) -> uuid.UUID:
+async def opened(pool: asyncpg.Pool, command: c.OpenCase | None = None) -> uuid.UUID:
     """A case opened as the consumer opens one: its events in the store, its view row."""
-    command = open_case()
+    command = command or open_case()
     decision = decide(Case(), command)
     assert not isinstance(decision, c.Rejection)
     state = Case()
@@ -238,3 +238,25 @@ async def test_a_case_loaded_before_its_person_was_erased_reads_as_erased(
         after = await commanding.load(conn, case_id)
     assert after.current.points[0].text == "[erased]"
     assert after == await from_the_stream(casework_pool, case_id)
+
+
+async def test_a_case_kept_from_another_store_is_read_again(
+    casework_pool: asyncpg.Pool, stack: Stack
+) -> None:
+    """The same case in two stores (two schemas here), at the same version by different
+    events: each store's own stream decides what a command there sees."""
+    assert service.migrations is not None
+    schema, other = await schema_pool(stack, [("casework", service.migrations)])
+    try:
+        opening = open_case()
+        case_id = await opened(casework_pool, opening)
+        assert await opened(other, opening) == case_id
+        here = await run(casework_pool, case_id, triage())
+        there = await run(other, case_id, cmd(c.Assign, officer="oscar"))
+        assert here.state.version == there.state.version
+        for pool in (casework_pool, other, casework_pool):
+            async with pool.acquire() as conn:
+                assert await commanding.load(conn, case_id) == await from_the_stream(pool, case_id)
+    finally:
+        await other.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await other.close()
