@@ -4,10 +4,10 @@ acknowledged. Names are past-tense facts; fields say what they mean in complaint
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import date
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -44,12 +44,34 @@ def uk_postcode(value: str | None) -> str | None:
     return f"{compact[:-3]} {compact[-3:]}"
 
 
-@lru_cache(maxsize=4096)
+#: addresses already checked, and what they normalise to, for at most `_CHECKED_FOR` seconds
+#: and `_CHECKED_AT_MOST` addresses: long enough for a resident's submission and their case's
+#: opening to share one check, short enough that personal data is not kept in memory longer than
+#: the vault keeps the keys that open it (a minute); all forgotten when a person is erased
+_CHECKED: dict[str, str] = {}
+_CHECKED_FOR = 60.0
+_CHECKED_AT_MOST = 4096
+_checked_since = time.monotonic()
+
+
 def _checked_email(value: str) -> str:
-    """pydantic's `EmailStr` check, remembered: a pure function of the text, and about 20 us a
-    call (most of decoding a submission), while one resident's address comes back in several
-    events in a row (their submission, their case opening). A refusal is not remembered."""
-    return validate_email(value)[1]
+    """pydantic's `EmailStr` check, remembered for a while: a pure function of the text, and
+    about 20 us a call (most of decoding a submission), while one resident's address comes
+    back in several events close together. A refusal is not remembered."""
+    global _checked_since
+    now = time.monotonic()
+    if now - _checked_since > _CHECKED_FOR or len(_CHECKED) >= _CHECKED_AT_MOST:
+        forget_checked_emails()
+        _checked_since = now
+    found = _CHECKED.get(value)
+    if found is None:
+        found = _CHECKED[value] = validate_email(value)[1]
+    return found
+
+
+def forget_checked_emails() -> None:
+    """Drop every remembered address (a person was erased, or their time is up)."""
+    _CHECKED.clear()
 
 
 class _EmailCheck:

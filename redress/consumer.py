@@ -37,6 +37,7 @@ from contracts import (
     decode_payload,
     new_envelope,
 )
+from contracts.events import forget_checked_emails
 from redress import eventstore, vault
 from redress.db import Connection, is_infrastructure_error
 from redress.logging import get_logger
@@ -246,7 +247,9 @@ class IdempotentConsumer:
         except ContractError as exc:
             return await self._dead_letter(message, "unknown", f"unparseable: {exc}")
         if envelope.event_type == "PersonErased":
-            # whatever this service does with it, its cached key must go now
+            # whatever this service does with it, its cached key must go now, and any address
+            # remembered from decoding
+            forget_checked_emails()
             forget = envelope.payload.get("person_id")
             with contextlib.suppress(ValueError, TypeError):
                 vault.current().cache.forget_person(uuid.UUID(str(forget)))

@@ -7,8 +7,17 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from pydantic import TypeAdapter
 
-from contracts import ErasureReason, PersonErased, dead_letter_topic, encode_envelope, new_envelope
+from contracts import (
+    ErasureReason,
+    PersonErased,
+    dead_letter_topic,
+    encode_envelope,
+    events,
+    new_envelope,
+)
+from contracts.events import EmailStr
 from redress import eventstore, vault
 from redress.consumer import DeadLetterSink, EventContext, IdempotentConsumer, RawMessage
 from redress.kafka import ensure_topics
@@ -301,6 +310,8 @@ async def test_an_erasure_in_a_batch_commits_alone_between_the_events_around_it(
 
     person, key_id = uuid.uuid4(), uuid.uuid4()
     vault.current().cache.put(key_id, person, b"k" * 32)
+    TypeAdapter(EmailStr).validate_python("remembered@example.org")  # an address checked
+    assert events._CHECKED
     erased = encode_envelope(
         new_envelope(
             PersonErased(
@@ -329,6 +340,7 @@ async def test_an_erasure_in_a_batch_commits_alone_between_the_events_around_it(
     assert tx["a"] == tx["b"] and tx["c"] == tx["d"]
     assert len({tx["a"], tx["PersonErased"], tx["c"]}) == 3
     assert vault.current().cache.get(key_id) == (False, None)
+    assert not events._CHECKED  # nor any address remembered from decoding
 
 
 async def test_a_fold_that_fails_leaves_the_batch_to_the_handlers_together(
