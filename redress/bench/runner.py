@@ -212,6 +212,8 @@ def measure(
                 library = peer.eventsourcing_library(stack.dsn, sizes.peer_seconds)
             except ImportError as exc:
                 library_error = f"eventsourcing not installed: {exc}"
+            except RuntimeError as exc:
+                library_error = str(exc)[:300]
             replays = []
             for service in replay.REPLAYED:
                 say(f"replay: {service} ...")
