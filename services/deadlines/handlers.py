@@ -135,11 +135,43 @@ async def _apply(
     # written with the batch's other appends as it commits: the case's state is kept in
     # `ctx.batch`, so nothing here reads the stream back before then
     await ctx.append_at_commit(envelopes, expected_version=state.version)
+    held = _held_projections(ctx)
     for p in decided:
-        await store.project(
-            ctx.conn, p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now
+        if held is None:
+            await store.project(
+                ctx.conn, p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now
+            )
+            continue
+        statement = store.projection(
+            p, organisation_id=facts.organisation_id, settings=settings, now=ctx.now
         )
+        deadline_id = getattr(p, "deadline_id", None)
+        if statement is not None:
+            assert isinstance(deadline_id, uuid.UUID)
+            held.add(deadline_id, statement)
     return after
+
+
+_PROJECTIONS = "deadlines.projections"
+
+
+def _held_projections(ctx: EventContext) -> store.HeldProjections | None:
+    """The transaction's deadline statements, sent together as it commits (nothing in the
+    transaction reads the deadlines table or the timers back); None when the consumer holds
+    nothing (then each goes at once)."""
+    held: store.HeldProjections | None = ctx.batch.get(_PROJECTIONS)
+    if held is None:
+        held = store.HeldProjections()
+        conn = ctx.conn
+
+        async def write() -> None:
+            assert held is not None
+            await held.write(conn)
+
+        if not ctx.at_commit(_PROJECTIONS, write):
+            return None
+        ctx.batch[_PROJECTIONS] = held
+    return held
 
 
 async def on_organisation_configured(ctx: EventContext) -> None:

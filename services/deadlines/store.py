@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -210,21 +210,20 @@ async def unpark(conn: Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:
 # -- projection -----------------------------------------------------------------------------
 
 
-async def project(
-    conn: Connection,
+def projection(
     event: EventPayload,
     *,
     organisation_id: str | None,
     settings: OrganisationSettings,
     now: datetime,
-) -> None:
-    """Apply one deadline event to the queryable table and the timers, in one statement: the
-    deadline's row and its timers change together (a CTE per table), so a case event costs one
-    round trip per deadline it moves."""
+) -> tuple[str, tuple[object, ...]] | None:
+    """The statement (and its arguments) that applies one deadline event to the queryable
+    table and the timers: the deadline's row and its timers change together (a CTE per
+    table), and touch nothing of any other deadline. None: nothing to apply."""
     match event:
         case DeadlineSet():
             kinds, fire_ats = _timers(event.due_on, settings)
-            await conn.execute(
+            return _statement(
                 """WITH deadline AS (
                        INSERT INTO deadlines (deadline_id, case_id, kind, stage, procedure,
                            counts_from, working_days, due_on, due_at, state, provisional,
@@ -260,7 +259,7 @@ async def project(
             )
         case DeadlineChanged():
             kinds, fire_ats = _timers(event.due_on, settings)
-            await conn.execute(
+            return _statement(
                 """WITH deadline AS (
                        UPDATE deadlines SET due_on = $3, due_at = $4, provisional = $5,
                            explanation = $6, extension_days = $7, paused_remaining = NULL,
@@ -281,7 +280,7 @@ async def project(
                 fire_ats,
             )
         case DeadlinePaused():
-            await conn.execute(
+            return _statement(
                 """WITH deadline AS (
                        UPDATE deadlines SET due_on = NULL, due_at = NULL, paused_remaining = $2,
                            updated_at = $3 WHERE deadline_id = $1)"""
@@ -291,7 +290,7 @@ async def project(
                 now,
             )
         case DeadlineMet():
-            await conn.execute(
+            return _statement(
                 """WITH deadline AS (
                        UPDATE deadlines SET state = $2, met_on = $3, updated_at = $4
                        WHERE deadline_id = $1)"""
@@ -302,7 +301,7 @@ async def project(
                 now,
             )
         case DeadlineCancelled():
-            await conn.execute(
+            return _statement(
                 """WITH deadline AS (
                        UPDATE deadlines SET state = 'cancelled', updated_at = $2
                        WHERE deadline_id = $1)"""
@@ -311,12 +310,55 @@ async def project(
                 now,
             )
         case DeadlineMissed():
-            await conn.execute(
+            return _statement(
                 "UPDATE deadlines SET state = 'missed', updated_at = $2 "
                 "WHERE deadline_id = $1 AND state = 'pending'",
                 event.deadline_id,
                 now,
             )
+
+    return None
+
+
+def _statement(sql: str, *args: object) -> tuple[str, tuple[object, ...]]:
+    return sql, args
+
+
+async def project(
+    conn: Connection,
+    event: EventPayload,
+    *,
+    organisation_id: str | None,
+    settings: OrganisationSettings,
+    now: datetime,
+) -> None:
+    """Apply one deadline event (`projection`) at once: one round trip per deadline it moves."""
+    statement = projection(event, organisation_id=organisation_id, settings=settings, now=now)
+    if statement is not None:
+        await conn.execute(statement[0], *statement[1])
+
+
+@dataclass
+class HeldProjections:
+    """A transaction's deadline statements, sent as it commits in as few round trips as
+    keep each deadline's own order: the n-th statement about a deadline goes in wave n, and
+    a wave's statements go as one pipelined round trip per kind (``executemany``). Different
+    deadlines' statements touch different rows, so their order between them is free."""
+
+    waves: list[dict[str, list[tuple[object, ...]]]] = field(default_factory=list)
+    seen: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    def add(self, deadline_id: uuid.UUID, statement: tuple[str, tuple[object, ...]]) -> None:
+        wave = self.seen.get(deadline_id, 0)
+        self.seen[deadline_id] = wave + 1
+        if wave == len(self.waves):
+            self.waves.append({})
+        self.waves[wave].setdefault(statement[0], []).append(statement[1])
+
+    async def write(self, conn: Connection) -> None:
+        for wave in self.waves:
+            for sql, rows in wave.items():
+                await conn.executemany(sql, rows)
 
 
 # Timers for a (new) due date, the tail of a statement whose first CTE changed the deadline:

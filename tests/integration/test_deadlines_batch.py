@@ -103,6 +103,11 @@ async def _events(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
+async def _timers(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    rows = await pool.fetch("SELECT * FROM timers")
+    return sorted(tuple(v for k, v in r.items() if k != "timer_id") for r in rows)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_a_batch_with_cases_kept_in_memory_equals_one_event_at_a_time(
     stack: Stack, seed: int, monkeypatch: pytest.MonkeyPatch
@@ -134,6 +139,11 @@ async def test_a_batch_with_cases_kept_in_memory_equals_one_event_at_a_time(
         assert loads < loads_singly / 2  # a case's next events in a batch read nothing
 
         for t in await compare(one_pool, many_pool):
+            if t.table == "timers":
+                # a batch inserts its timers in another order, so their serial ids differ;
+                # everything else about them must not
+                assert await _timers(one_pool) == await _timers(many_pool)
+                continue
             assert (t.only_live, t.only_rebuilt) == (0, 0), t
             if t.table in ("deadlines", "timers", "deadline_cases", "organisation_calendars"):
                 assert t.live_rows > 0, t.table
