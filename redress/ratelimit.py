@@ -11,6 +11,7 @@ if there is one, and says whether it did, all under the row's lock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -126,18 +127,28 @@ class Proxies:
 
     @classmethod
     def parse(cls, text: str) -> Proxies:
-        return cls(
-            tuple(
-                ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
-            )
-        )
+        return _parsed(text)
 
     def __contains__(self, address: object) -> bool:
-        try:
-            ip = ipaddress.ip_address(str(address))
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
+        return _trusted(self, str(address))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Proxies:
+    """Parsed once per setting, not on every request (a few dozen microseconds each)."""
+    return Proxies(
+        tuple(ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip())
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _trusted(proxies: Proxies, address: str) -> bool:
+    """Remembered per address: the peer of almost every request is one of a few proxies."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies.networks)
 
 
 def client_address(request: Request, trusted_proxies: Proxies) -> str:
