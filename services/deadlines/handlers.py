@@ -119,7 +119,12 @@ async def _apply(
     today = london_today(envelope.occurred_at)
     decided = decide(state, payload, rules, settings.calendar, today)
     if facts.opened and facts != state:
-        await store.save_case_facts(ctx.conn, facts)
+        held = _held_projections(ctx)
+        if held is None:
+            await store.save_case_facts(ctx.conn, facts)
+        else:
+            assert facts.case_id is not None
+            held.add(facts.case_id, store.case_facts(facts))
     after = facts if facts.opened else state
     for p in decided:
         after = evolve(after, p)

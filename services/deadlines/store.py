@@ -180,9 +180,10 @@ async def case_record(
     return CaseRecord(facts, events, organisation, first["parked"])
 
 
-async def save_case_facts(conn: Connection, state: CaseDeadlines) -> None:
+def case_facts(state: CaseDeadlines) -> tuple[str, tuple[object, ...]]:
+    """The statement that keeps a case's facts (`save_case_facts`), to send now or held."""
     assert state.case_id is not None and state.procedure and state.kind and state.received_at
-    await conn.execute(
+    return _statement(
         """INSERT INTO deadline_cases (case_id, organisation_id, procedure, kind, received_at)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (case_id) DO UPDATE SET procedure = $3, kind = $4""",
@@ -192,6 +193,11 @@ async def save_case_facts(conn: Connection, state: CaseDeadlines) -> None:
         state.kind.value,
         state.received_at,
     )
+
+
+async def save_case_facts(conn: Connection, state: CaseDeadlines) -> None:
+    sql, args = case_facts(state)
+    await conn.execute(sql, *args)
 
 
 async def park(conn: Connection, case_id: uuid.UUID, envelope: dict[str, Any]) -> None:
@@ -340,10 +346,11 @@ async def project(
 
 @dataclass
 class HeldProjections:
-    """A transaction's deadline statements, sent as it commits in as few round trips as
-    keep each deadline's own order: the n-th statement about a deadline goes in wave n, and
-    a wave's statements go as one pipelined round trip per kind (``executemany``). Different
-    deadlines' statements touch different rows, so their order between them is free."""
+    """A transaction's statements about deadlines (keyed by the deadline) and cases' facts
+    (keyed by the case), sent as it commits in as few round trips as keep each key's own
+    order: the n-th statement about a key goes in wave n, and a wave's statements go as one
+    pipelined round trip per kind (``executemany``). Different keys' statements touch
+    different rows, so their order between them is free."""
 
     waves: list[dict[str, list[tuple[object, ...]]]] = field(default_factory=list)
     seen: dict[uuid.UUID, int] = field(default_factory=dict)
