@@ -368,6 +368,12 @@ def figures(run: Run) -> list[Figure]:
     for r in run.replays:
         projected = 1_000_000 / r.per_s if r.per_s else None
         note = f"{r.events:,} events in {r.seconds:.1f} s"
+        if r.events and r.seconds:
+            # the rest of the time the replay waited, mostly on PostgreSQL
+            note += (
+                f", this process's CPU {1000 * r.cpu_seconds / r.events * 1000:.0f} ms per 1,000"
+                f" events ({r.cpu_seconds / r.seconds:.0%} of the time)"
+            )
         if r.stopped_by_budget:
             note += f" (time budget; 1,000,000 would take ~{projected:,.0f} s)"
         bad = r.outcomes.get("dead_lettered", 0)
