@@ -47,6 +47,18 @@ def _case_id(ctx: EventContext) -> uuid.UUID:
 
 
 _LETTERS = "notifications.letters"
+_ROWS = "notifications.rows"
+
+
+def _rows(ctx: EventContext) -> store.CaseRows:
+    """The case rows of this transaction (`store.CaseRows`): a case's later events in a batch
+    change the row kept from its first, and the changed rows are written as it commits."""
+    rows: store.CaseRows | None = ctx.batch.get(_ROWS)
+    if rows is None:
+        rows = store.CaseRows(ctx.conn, held=False)
+        rows.held = ctx.at_commit(_ROWS, rows.write)
+        ctx.batch[_ROWS] = rows
+    return rows
 
 
 def _held(ctx: EventContext) -> HeldLetters | None:
@@ -138,16 +150,13 @@ async def on_case_event(ctx: EventContext) -> None:
     after: dict[str, Any] | None = None
     match e:
         case CaseOpened():
-            after = await store.remember_case(ctx.conn, e)
+            after = await _rows(ctx).remember_case(e)
         case ev.CaseTriaged():
-            after = await store.update(
-                ctx.conn, case_id, procedure=e.procedure.value, kind=e.kind.value
-            )
+            after = await _rows(ctx).update(case_id, procedure=e.procedure.value, kind=e.kind.value)
         case ev.CaseAssigned():
-            after = await store.update(ctx.conn, case_id, officer=e.officer)
+            after = await _rows(ctx).update(case_id, officer=e.officer)
         case ev.CaseAcknowledged():
-            after = await store.merge(
-                ctx.conn,
+            after = await _rows(ctx).merge(
                 case_id,
                 "stages",
                 str(e.stage),
@@ -158,12 +167,11 @@ async def on_case_event(ctx: EventContext) -> None:
                 },
             )
         case ev.ExtensionGranted():
-            after = await store.merge(
-                ctx.conn, case_id, "stages", str(e.stage), {f"extension:{e.extension_id}": e.reason}
+            after = await _rows(ctx).merge(
+                case_id, "stages", str(e.stage), {f"extension:{e.extension_id}": e.reason}
             )
         case ev.ServiceResponseRequested():
-            after = await store.merge(
-                ctx.conn,
+            after = await _rows(ctx).merge(
                 case_id,
                 "parts",
                 e.part_id,
@@ -175,8 +183,7 @@ async def on_case_event(ctx: EventContext) -> None:
                 },
             )
         case ev.RemedyRecorded():
-            after = await store.append(
-                ctx.conn,
+            after = await _rows(ctx).append(
                 case_id,
                 "remedies",
                 {
@@ -187,10 +194,9 @@ async def on_case_event(ctx: EventContext) -> None:
             )
         case ev.LearningActionAdded():
             learning = {"description": e.description}
-            after = await store.append(ctx.conn, case_id, "learning", learning)
+            after = await _rows(ctx).append(case_id, "learning", learning)
         case ev.FlagRaised() if e.flag_type is ev.FlagType.UNREASONABLE_BEHAVIOUR:
-            after = await store.update(
-                ctx.conn,
+            after = await _rows(ctx).update(
                 case_id,
                 allowed_channels=(
                     None if e.allowed_channels is None else [c.value for c in e.allowed_channels]
@@ -199,10 +205,9 @@ async def on_case_event(ctx: EventContext) -> None:
                 restriction_flag=e.flag_id,
             )
         case ev.FlagLifted():
-            contact = await store.contact(ctx.conn, case_id)
+            contact = await _rows(ctx).contact(case_id)
             if contact and contact.get("restriction_flag") == e.flag_id:
-                after = await store.update(
-                    ctx.conn,
+                after = await _rows(ctx).update(
                     case_id,
                     allowed_channels=None,
                     contact_via=None,
@@ -219,8 +224,7 @@ async def on_deadline_event(ctx: EventContext) -> None:
         DeadlineKind.ACKNOWLEDGEMENT,
         DeadlineKind.RESPONSE,
     ):
-        after = await store.merge(
-            ctx.conn,
+        after = await _rows(ctx).merge(
             case_id,
             "deadlines",
             f"{e.kind.value}:{e.stage}",
@@ -236,6 +240,7 @@ async def on_organisation_configured(ctx: EventContext) -> None:
     org = ctx.payload
     assert isinstance(org, OrganisationConfigured)
     await store.save_organisation(ctx.conn, org.organisation_id, org.name)
+    _rows(ctx).organisation_named(org.organisation_id, org.name)
 
 
 # -- what it sends ---------------------------------------------------------------------------
@@ -247,7 +252,7 @@ async def _send_what_is_due(
     """``contact`` is the case's row as this event's own write returned it; without one it is
     read (and locked) here."""
     if contact is None:
-        contact = await store.contact_and_letters(ctx.conn, case_id)
+        contact = await _rows(ctx).contact_and_letters(case_id)
     if contact is None or contact.get("reference") is None:
         return  # the case itself has not arrived yet; whichever event completes it sends
     e = ctx.payload

@@ -176,3 +176,146 @@ async def notification(pool: asyncpg.Pool, nid: uuid.UUID) -> dict[str, Any] | N
     out["has_pdf"] = row["pdf"] is not None or row["printable"]
     out["attempt_log"] = [dict(a) for a in attempts]
     return out
+
+
+#: every column an event's write can change, in the order `CaseRows.write` sets them
+_WRITABLE = (
+    "reference",
+    "kind",
+    "recipient_name",
+    "email",
+    "address",
+    "preferred_contact",
+    "phone",
+    "organisation_id",
+    "procedure",
+    "received_at",
+    "adjustments",
+    "officer",
+    "allowed_channels",
+    "contact_via",
+    "restriction_flag",
+    "stages",
+    "parts",
+    "deadlines",
+    "remedies",
+    "learning",
+)
+_WRITE = "UPDATE case_contacts SET {} WHERE case_id = $1".format(
+    ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=2))
+)
+
+
+def _jsonb(value: Any) -> Any:
+    """A JSON value as PostgreSQL's jsonb gives it back: object keys shortest first, then in
+    byte order (what iterating a row read from the table sees)."""
+    if isinstance(value, dict):
+        return {
+            k: _jsonb(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        }
+    if isinstance(value, list):
+        return [_jsonb(v) for v in value]
+    return value
+
+
+class CaseRows:
+    """The case rows one transaction works on. A case's first write or read goes to the
+    table (and locks its row, as before); with ``held``, the transaction's later events about
+    the same case change the row kept here, as the statements above would have changed it,
+    and every row so changed is written with one statement per batch as it commits
+    (`write`, registered with `EventContext.at_commit`). Without ``held`` every call is its
+    statement."""
+
+    def __init__(self, conn: Connection, *, held: bool) -> None:
+        self.conn = conn
+        self.held = held
+        self.rows: dict[uuid.UUID, dict[str, Any]] = {}
+        self.dirty: set[uuid.UUID] = set()
+
+    def _kept(self, case_id: uuid.UUID) -> dict[str, Any] | None:
+        return self.rows.get(case_id) if self.held else None
+
+    def _keep(self, case_id: uuid.UUID, row: dict[str, Any]) -> dict[str, Any]:
+        if self.held:
+            self.rows[case_id] = row
+        return row
+
+    def _set(self, case_id: uuid.UUID, row: dict[str, Any], **columns: Any) -> dict[str, Any]:
+        row.update(columns)
+        self.dirty.add(case_id)
+        return row
+
+    async def remember_case(self, opened: CaseOpened) -> dict[str, Any]:
+        row = self._kept(opened.case_id)
+        if row is None:
+            return self._keep(opened.case_id, await remember_case(self.conn, opened))
+        c = opened.complainant
+        if row.get("organisation_id") != opened.organisation_id:
+            row["organisation_name"] = await self.conn.fetchval(
+                "SELECT name FROM organisations WHERE organisation_id = $1",
+                opened.organisation_id,
+            )
+        return self._set(
+            opened.case_id,
+            row,
+            reference=opened.reference,
+            kind=opened.kind.value,
+            recipient_name=c.name,
+            email=c.email,
+            address=", ".join(p for p in (c.address, c.postcode) if p) or None,
+            preferred_contact=c.preferred_contact.value,
+            phone=c.phone,
+            organisation_id=opened.organisation_id,
+            procedure=opened.procedure.value,
+            received_at=opened.received_at,
+            adjustments=[a.value for a in c.adjustments],
+        )
+
+    async def update(self, case_id: uuid.UUID, **columns: Any) -> dict[str, Any]:
+        row = self._kept(case_id)
+        if row is None:
+            return self._keep(case_id, await update(self.conn, case_id, **columns))
+        return self._set(case_id, row, **columns)
+
+    async def merge(self, case_id: uuid.UUID, column: str, key: str, value: Any) -> dict[str, Any]:
+        row = self._kept(case_id)
+        if row is None:
+            return self._keep(case_id, await merge(self.conn, case_id, column, key, value))
+        assert column in ("stages", "parts", "deadlines")
+        current = dict(row[column])
+        current[key] = {**(current.get(key) or {}), **value}
+        return self._set(case_id, row, **{column: _jsonb(current)})
+
+    async def append(self, case_id: uuid.UUID, column: str, item: Any) -> dict[str, Any]:
+        row = self._kept(case_id)
+        if row is None:
+            return self._keep(case_id, await append(self.conn, case_id, column, item))
+        assert column in ("remedies", "learning")
+        return self._set(case_id, row, **{column: [*row[column], _jsonb(item)]})
+
+    async def contact(self, case_id: uuid.UUID) -> dict[str, Any] | None:
+        row = self._kept(case_id)
+        if row is not None:
+            return row
+        found = await contact_and_letters(self.conn, case_id)
+        return None if found is None else self._keep(case_id, found)
+
+    async def contact_and_letters(self, case_id: uuid.UUID) -> dict[str, Any] | None:
+        return await self.contact(case_id)
+
+    def organisation_named(self, organisation_id: str, name: str) -> None:
+        """An organisation's name changed in this transaction: the rows kept show it too."""
+        for row in self.rows.values():
+            if row.get("organisation_id") == organisation_id:
+                row["organisation_name"] = name
+
+    async def write(self) -> None:
+        if self.dirty:
+            await self.conn.executemany(
+                _WRITE,
+                [
+                    (case_id, *(self.rows[case_id][c] for c in _WRITABLE))
+                    for case_id in sorted(self.dirty)
+                ],
+            )
+            self.dirty.clear()

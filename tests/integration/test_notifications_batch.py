@@ -4,6 +4,7 @@ event of the batch about the same case sees the letters the earlier ones held.""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from contracts import OrganisationConfigured
 from redress.bench.replay import synthetic_log
 from redress.consumer import IdempotentConsumer, RawMessage
 from redress.rebuild import compare
 from services.notifications.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
+from tests.support import message
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
@@ -40,6 +43,38 @@ async def test_a_batch_queues_the_letters_one_event_at_a_time_queues(
     stack: Stack, seed: int
 ) -> None:
     log = list(synthetic_log(1200, seed=seed))
+    # a case whose deadline arrives before the case itself: its row is made by the deadline's
+    # write and completed (organisation name and all) by the opening later in the batch
+    opened = next(i for i, (_, v) in enumerate(log) if json.loads(v)["event_type"] == "CaseOpened")
+    case_id = json.loads(log[opened][1])["payload"]["case_id"]
+    early = next(
+        i
+        for i, (_, v) in enumerate(log)
+        if i > opened
+        and json.loads(v)["event_type"] == "DeadlineSet"
+        and json.loads(v)["payload"]["case_id"] == case_id
+    )
+    log.insert(opened, log.pop(early))
+    named = {
+        json.loads(v)["payload"]["organisation_id"]
+        for _, v in log
+        if json.loads(v)["event_type"] == "CaseOpened"
+    }
+    log[0:0] = [
+        message(
+            OrganisationConfigured.model_validate(
+                {
+                    "organisation_id": org,
+                    "name": f"{org} homes",
+                    "nation": "ENG",
+                    "default_procedure": "lgsco",
+                }
+            ),
+            NOW,
+            f"organisation-{org}",
+        )
+        for org in sorted(named)
+    ]
     log.extend(log[200:260])  # redelivered: their letters are there already
     messages = [RawMessage(t, 0, i, None, v) for i, (t, v) in enumerate(log)]
     one_schema, one_pool, one = await _consumer(stack)
@@ -57,6 +92,7 @@ async def test_a_batch_queues_the_letters_one_event_at_a_time_queues(
         assert "dead_lettered" not in singly
         letters = await _letters(one_pool)
         assert len(letters) > 100
+        assert "homes" in " ".join(str(letter[-1]) for letter in letters)
         assert await _letters(many_pool) == letters
         for t in await compare(one_pool, many_pool):
             assert (t.only_live, t.only_rebuilt) == (0, 0), t
