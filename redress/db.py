@@ -48,14 +48,24 @@ class _Transaction:
 
     async def __aexit__(self, *exc: Any) -> Any:
         committed = False
+        level = self._conn._depth
         try:
             result = await self._inner.__aexit__(*exc)
             committed = exc[0] is None
         finally:
             self._conn._depth -= 1
             pending: dict[str, str] = {}
+            callbacks = self._conn._after_commit
+            if not committed and callbacks:
+                # what this (sub)transaction did is undone: so are its callbacks
+                callbacks[:] = [(at, call) for at, call in callbacks if at < level]
+            due: list[Callable[[], None]] = []
             if self._conn._depth == 0:
                 pending, self._conn._pending = self._conn._pending, {}
+                due = [call for _, call in callbacks]
+                callbacks.clear()
+        for call in due:
+            call()
         if committed and pending:
             # the data is committed whatever happens here; a lost wake-up costs the listener
             # one poll interval, never an event
@@ -165,6 +175,8 @@ class NotifyingConnection(asyncpg.Connection):
 
     _depth = 0
     _pending: dict[str, str] = {}  # noqa: RUF012 (replaced per instance before any write)
+    #: callbacks for the outermost commit, with the depth they were queued at
+    _after_commit: list[tuple[int, Callable[[], None]]] = []  # noqa: RUF012 (as _pending)
     _wakeups: Wakeups | None = None  # set by `create_pool`
     _prelude = ""  # set while a transaction with one starts (`transaction`)
 
@@ -208,6 +220,16 @@ class NotifyingConnection(asyncpg.Connection):
         still rolled back (asyncpg sends that apart from this query)."""
         return ""
 
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Queue ``callback`` for the commit of the transaction in progress (dropped if it, or
+        the savepoint it was queued in, rolls back); False when there is none of ours."""
+        if self._depth == 0:
+            return False
+        if not self._after_commit:
+            self._after_commit = []
+        self._after_commit.append((self._depth, callback))
+        return True
+
     def notify_after_commit(self, channel: str, payload: str) -> bool:
         """Queue a notification for the commit of the transaction in progress; False when
         there is none of ours to wait for (then notify now)."""
@@ -224,6 +246,15 @@ def transaction_with_prelude(conn: Connection, prelude: str) -> Any:
     connection of the services' pools."""
     start: Callable[..., Any] = conn.transaction
     return start(prelude=prelude)
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction in progress on ``conn`` commits, never if it rolls
+    back (now, when there is none of ours to wait for): for what must count only what was
+    kept, such as metrics of a batch that may be rolled back and applied again."""
+    defer = getattr(conn, "after_commit", None)
+    if defer is None or not defer(callback):
+        callback()
 
 
 async def notify_after_commit(conn: Connection, channel: str, payload: str) -> None:

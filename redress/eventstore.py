@@ -18,7 +18,7 @@ from pydantic_core import to_json
 
 from contracts import Envelope, EventPayload, encode_envelope, event_spec, new_envelope
 from redress import vault
-from redress.db import Connection, notify_after_commit, notify_committed
+from redress.db import Connection, after_commit, notify_after_commit, notify_committed
 from redress.metrics import EVENTS_APPENDED
 
 OUTBOX_CHANNEL = "redress_outbox"
@@ -268,8 +268,10 @@ async def _write(
     if len(inserted_events) < len(sealed) or len(inserted_outbox) < len(sealed):
         await _undo_and_raise(conn, sealed, inserted_events, inserted_outbox, expected_version)
     await notify_after_commit(conn, OUTBOX_CHANNEL, sealed[-1].stream_id)
-    for e in sealed:
-        _appended(service, e.event_type).inc()
+    # counted once committed: a consumer's batch that rolls back is applied again, and its
+    # events would otherwise be counted twice
+    counters = [_appended(service, e.event_type) for e in sealed]
+    after_commit(conn, lambda: _count(counters))
 
 
 def _columns(sealed: Sequence[Envelope]) -> list[list[object]]:
@@ -317,6 +319,11 @@ def _payload_json(envelope: Envelope) -> str:
 
 
 _appended_by_label: dict[tuple[str, str], Any] = {}
+
+
+def _count(counters: Sequence[Any]) -> None:
+    for counter in counters:
+        counter.inc()
 
 
 def _appended(service: str, event_type: str) -> Any:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts import Envelope, decode_envelope, new_envelope
 from redress import eventstore
@@ -295,3 +296,36 @@ async def test_appends_held_for_the_commit_go_in_order_in_one_statement_or_not_a
     with pytest.raises(ValueError):
         async with pool.acquire() as conn, conn.transaction():
             await eventstore.append_streams(conn, "test", [(events(b, 5, 1), 2)])
+
+
+async def test_appended_events_are_counted_once_committed_never_when_rolled_back(
+    pool: asyncpg.Pool,
+) -> None:
+    """A consumer's batch that fails rolls back and is applied again: its events must be
+    counted by the one attempt that was kept, as must a savepoint's that was undone."""
+    service = f"count-{uuid.uuid4().hex[:8]}"
+
+    def counted() -> float:
+        value = REGISTRY.get_sample_value(
+            "redress_events_appended_total",
+            {"service": service, "event_type": ThingHappened.event_type},
+        )
+        return value or 0.0
+
+    stream = f"s-{uuid.uuid4()}"
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await eventstore.append(conn, service, events(stream, 0, 2), expected_version=0)
+                assert counted() == 0  # not yet: the transaction may still fail
+                raise RuntimeError("the batch fails")
+        assert counted() == 0
+        async with conn.transaction():
+            await eventstore.append(conn, service, events(stream, 0, 2), expected_version=0)
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():  # a savepoint, undone
+                    await eventstore.append(conn, service, events(stream, 2, 1), expected_version=2)
+                    raise RuntimeError("one event fails")
+            await eventstore.append(conn, service, events(stream, 2, 3), expected_version=2)
+        assert counted() == 5
+    assert await eventstore.stream_version(pool, stream) == 5
