@@ -415,6 +415,9 @@ class CountRequests:
     def __init__(self, app: Any, service: str) -> None:
         self.app = app
         self.service = service
+        #: each (method, route, status)'s counter, found once: `labels` checks and locks on
+        #: every call
+        self._counters: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -432,7 +435,12 @@ class CountRequests:
         if status is not None:
             # the router left the matched route in the scope; "unmatched" for a 404 of no route
             path = getattr(scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
+            key = (scope["method"], path, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = HTTP_REQUESTS.labels(self.service, key[0], path, str(status))
+                self._counters[key] = counter
+            counter.inc()
 
 
 class RefuseUnstorableText:

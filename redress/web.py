@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "redress_csrf"
@@ -61,16 +60,32 @@ class SecurityHeaders:
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if headers.get("content-type", "").startswith("text/html"):
-                    # a page may show personal data: never keep it in a shared cache or the
-                    # back button
-                    headers.setdefault("Cache-Control", "no-store")
+                message["headers"] = _secured(message.get("headers") or ())
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+#: `SECURITY_HEADERS` as ASGI writes them (lower-case names, bytes), encoded once
+_RAW_SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _secured(headers: Any) -> list[tuple[bytes, bytes]]:
+    """A response's headers with each security header it has not set itself added, and
+    ``Cache-Control: no-store`` for HTML unless it says otherwise."""
+    out = list(headers)
+    names = {name.lower() for name, _ in out}
+    out.extend(pair for pair in _RAW_SECURITY_HEADERS if pair[0] not in names)
+    if b"cache-control" not in names:
+        html = any(
+            name.lower() == b"content-type" and value.lower().startswith(b"text/html")
+            for name, value in out
+        )
+        if html:
+            # a page may show personal data: never keep it in a shared cache or the back button
+            out.append(_NO_STORE)
+    return out
 
 
 def templates(folder: Path) -> Environment:

@@ -8,6 +8,7 @@ first.
 """
 
 import dataclasses
+import json
 import typing
 import uuid
 from dataclasses import dataclass, field
@@ -350,7 +351,6 @@ def _endpoint(route: Route, model: type[Any]):  # type: ignore[no-untyped-def]
     async def endpoint(
         case_id: uuid.UUID,
         request: Request,
-        response: Response,
         body: model = body_default,  # type: ignore[valid-type]
         identity: Identity = Depends(require(*route.roles)),
         if_match: str | None = Header(None),
@@ -378,13 +378,15 @@ def _endpoint(route: Route, model: type[Any]):  # type: ignore[no-untyped-def]
                 status_code=409,
                 headers={"ETag": f'"{refused.current_version}"'},
             )
-        response.headers["ETag"] = f'"{outcome.state.version}"'
-        return {
-            "case_id": str(case_id),
-            "version": outcome.state.version,
-            "events": [e.event_type for e in outcome.events],
-            "case": outcome.view,
-        }
+        version = outcome.state.version
+        events = json.dumps([e.event_type for e in outcome.events], separators=(",", ":"))
+        # the case as it was just stored, its JSON text as it is (encoded once, in `execute`)
+        body = (
+            f'{{"case_id":"{case_id}","version":{version},"events":{events},"case":{outcome.view}}}'
+        )
+        return Response(
+            body.encode(), media_type="application/json", headers={"ETag": f'"{version}"'}
+        )
 
     endpoint.__doc__ = route.summary
     return endpoint

@@ -9,7 +9,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -37,8 +36,8 @@ class CommandRefused(Exception):
 class Outcome:
     state: Case
     events: list[Envelope]
-    #: the case as stored and shown (`case_view` of ``state``), made once for both
-    view: dict[str, Any]
+    #: the case as stored and shown (`store.view_json` of ``state``), made once for both
+    view: str
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ case at once one wins and the other is told the case moved on."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -90,7 +91,7 @@ async def test_a_command_stores_its_events_outbox_rows_and_the_view(
     case = await store.get_case(casework_pool, case_id)
     assert case is not None
     assert case["version"] == outcome.state.version > 1
-    assert case["state"] == outcome.view
+    assert case["state"] == json.loads(outcome.view)
     assert case["lifecycle"] == outcome.state.lifecycle.value
     async with casework_pool.acquire() as conn:
         stored = await eventstore.load_stream(conn, stream_id(case_id))
