@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -321,6 +322,66 @@ class Claimed:
         return envelope.model_copy(update={"payload": sealed})
 
 
+@dataclass(frozen=True)
+class PendingClaim:
+    """`Vault.claim_person` made part of a caller's statement (`claim_ctes`): its arguments,
+    and what `Vault.settle` needs once the statement has said whom it chose."""
+
+    #: the parameters `claim_ctes` numbers from its ``first``
+    args: tuple[object, ...]
+    candidate: uuid.UUID
+    subjects: tuple[tuple[str, str], ...]
+    key_id: uuid.UUID
+    key: bytes
+
+
+#: how many parameters `claim_ctes` takes
+CLAIM_ARGS = 7
+
+
+@functools.lru_cache(maxsize=8)
+def claim_ctes(first: int) -> tuple[str, str]:
+    """`Vault.claim_person`'s work as common table expressions, to put in another statement
+    of the submission's transaction (no round trip of its own), and the SQL expression of the
+    person chosen. Parameters ``$first`` on (`PendingClaim.args`): the address that decides
+    (the email's, else the phone's; NULL: nobody to recognise), the other address, the
+    candidate person, their key's id and wrapped key, the subjects and their kinds.
+
+    The address goes to the candidate unless someone has it; their key row is made (or, for
+    someone known who has none, theirs); the other address goes to whoever was chosen; the
+    subjects are recorded for a new person. A racing first claim of the same address that
+    commits while this statement waits for it is not in the statement's snapshot: then nobody
+    is chosen (NULL), nothing else is written, and `Vault.settle` says to claim again."""
+    d1, d2, cand, key_id, wrapped, ids, kinds = (f"${first + n}" for n in range(CLAIM_ARGS))
+    ctes = f"""claim_new AS (
+    INSERT INTO vault.contacts (digest, person_id)
+    SELECT {d1}::bytea, {cand}::uuid WHERE {d1}::bytea IS NOT NULL
+    ON CONFLICT (digest) DO NOTHING RETURNING person_id
+), claim_chosen AS (
+    SELECT person_id FROM claim_new
+    UNION ALL
+    SELECT person_id FROM vault.contacts
+    WHERE digest = {d1}::bytea AND NOT EXISTS (SELECT FROM claim_new)
+    UNION ALL
+    SELECT {cand}::uuid WHERE {d1}::bytea IS NULL
+), claim_made AS (
+    INSERT INTO vault.people (person_id, key_id, wrapped_key)
+    SELECT person_id, {key_id}::uuid, {wrapped}::bytea FROM claim_chosen
+    ON CONFLICT (person_id) DO NOTHING
+), claim_linked AS (
+    INSERT INTO vault.contacts (digest, person_id)
+    SELECT {d2}::bytea, person_id FROM claim_chosen WHERE {d2}::bytea IS NOT NULL
+    ON CONFLICT (digest) DO NOTHING
+), claim_about AS (
+    INSERT INTO vault.subjects (subject_id, kind, person_id)
+    SELECT s.subject_id, s.kind, {cand}::uuid
+    FROM unnest({ids}::text[], {kinds}::text[]) AS s(subject_id, kind)
+    WHERE EXISTS (SELECT FROM claim_chosen WHERE person_id = {cand}::uuid)
+    ON CONFLICT (subject_id) DO NOTHING
+)"""
+    return ctes, "(SELECT person_id FROM claim_chosen LIMIT 1)"
+
+
 class Vault:
     def __init__(self, master: bytes) -> None:
         if len(master) != 32:
@@ -436,6 +497,45 @@ class Vault:
         # as `_sealing_key` would: the events sealed now are usually read back soon
         self.cache.put(made[0], person_id, made[1])
         return Claimed(person_id, tuple(subjects), made[0], made[1])
+
+    def claim(
+        self,
+        *,
+        email: str | None,
+        phone: str | None,
+        subjects: Sequence[tuple[str, str]] = (),
+    ) -> PendingClaim:
+        """`claim_person`'s arguments, for a statement of the caller's that holds
+        `claim_ctes`; its outcome goes to `settle`."""
+        digests = self.contact_digests(email, phone)  # the email first: it decides
+        candidate, key_id = uuid.uuid4(), uuid.uuid4()
+        key = AESGCM.generate_key(bit_length=256)
+        return PendingClaim(
+            (
+                digests[0] if digests else None,
+                digests[1] if len(digests) > 1 else None,
+                candidate,
+                key_id,
+                self._wrap(key_id, key),
+                [s for s, _ in subjects],
+                [kind for _, kind in subjects],
+            ),
+            candidate,
+            tuple(subjects),
+            key_id,
+            key,
+        )
+
+    def settle(self, pending: PendingClaim, person_id: uuid.UUID | None) -> Claimed | None:
+        """What `claim_person` would have returned, given whom the statement chose; None when
+        it chose nobody (a racing first claim of the address: `claim_person` then finds it)."""
+        if person_id is None:
+            return None
+        if person_id != pending.candidate:
+            return Claimed(person_id)
+        # as `_sealing_key` would: the events sealed now are usually read back soon
+        self.cache.put(pending.key_id, person_id, pending.key)
+        return Claimed(person_id, pending.subjects, pending.key_id, pending.key)
 
     async def _key_for_sealing(
         self, conn: Connection, person_id: uuid.UUID

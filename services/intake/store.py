@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from contracts import FeedbackSubmitted
 from redress.db import Connection
+from redress.vault import PendingClaim, claim_ctes
 from services.intake.attachments import KeptFile
 
 
@@ -32,14 +34,19 @@ async def insert(
     contact_keys: Iterable[str] = (),
     text_keys: Iterable[str] = (),
     look_back: tuple[datetime, datetime] | None = None,
-) -> Sequence[asyncpg.Record]:
+    claim: PendingClaim | None = None,
+) -> Stored:
     """Store a submission as a first one (its contact keys go to the duplicate check's lookup)
     and, with ``look_back`` (since, until), return in the same statement the first submissions
     (never duplicates themselves) from the same person, of the same kind, to the same
     organisation, received in that window; the statement does not see its own row. Found by
     their contact keys in ``first_submissions_by_contact``, so the cost does not grow with the
     table. Take the person's locks (`lock_contacts`) in an earlier statement, so that this one's
-    snapshot sees what they waited for. If it repeats one of them, `mark_duplicate` it."""
+    snapshot sees what they waited for. If it repeats one of them, `mark_duplicate` it.
+
+    With ``claim`` (`redress.vault.Vault.claim`), the same statement also claims the person
+    the contact details belong to (`redress.vault.claim_ctes`) and says whom it chose
+    (`Stored.person_id`, for `Vault.settle`): no round trip of its own."""
     keys = sorted(contact_keys)
     args = (
         payload.submission_id,
@@ -55,10 +62,27 @@ async def insert(
         keys,
         sorted(text_keys),
     )
+    if claim is None:
+        if look_back is None or not keys:
+            await conn.execute(_INSERT, *args)
+            return Stored(None, [])
+        return Stored(None, await conn.fetch(_INSERT_AND_FIND, *args, *look_back))
     if look_back is None or not keys:
-        await conn.execute(_INSERT, *args)
-        return []
-    return await conn.fetch(_INSERT_AND_FIND, *args, *look_back)
+        return Stored(await conn.fetchval(_INSERT_AND_CLAIM, *args, *claim.args), [])
+    rows = await conn.fetch(_INSERT_CLAIM_AND_FIND, *args, *look_back, *claim.args)
+    # one row, with no earlier submission, when there is none
+    return Stored(
+        rows[0]["person_id"] if rows else None,
+        [r for r in rows if r["submission_id"] is not None],
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    #: whom `insert`'s claim chose (None without a claim, or when a racing one won)
+    person_id: uuid.UUID | None
+    #: the earlier first submissions this one may repeat
+    earlier: Sequence[asyncpg.Record]
 
 
 _STORE = """
@@ -73,8 +97,7 @@ INSERT INTO first_submissions_by_contact
 SELECT $5, $3, k, $7, $1 FROM unnest($11::text[]) AS k
 """
 _INSERT = f"WITH submission AS ({_STORE}) {_INDEX}"
-_INSERT_AND_FIND = f"""
-WITH submission AS ({_STORE}), indexed AS ({_INDEX})
+_EARLIER = """
 SELECT submission_id, organisation_id, kind, contact_keys, text_keys, received_at
 FROM submissions
 WHERE submission_id IN (
@@ -83,6 +106,15 @@ WHERE submission_id IN (
           AND received_at BETWEEN $13 AND $14)
   AND duplicate_of IS NULL
 """
+_INSERT_AND_FIND = f"WITH submission AS ({_STORE}), indexed AS ({_INDEX}) {_EARLIER}"
+_INSERT_AND_CLAIM = "WITH submission AS ({}), indexed AS ({}), {} SELECT {}".format(
+    _STORE, _INDEX, *claim_ctes(13)
+)
+_INSERT_CLAIM_AND_FIND = """
+WITH submission AS ({}), indexed AS ({}), {}
+SELECT person.person_id, earlier.* FROM (SELECT {} AS person_id) AS person
+LEFT JOIN ({}) AS earlier ON true
+""".format(_STORE, _INDEX, *claim_ctes(15), _EARLIER)
 
 
 async def mark_duplicate(

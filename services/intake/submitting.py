@@ -119,19 +119,17 @@ async def take(
         try:
             # the person's locks come with the BEGIN (`store.contact_locks`)
             locks = store.contact_locks(payload.organisation_id, contact_keys)
+            the_vault = vault.current()
+            about = [(str(submission_id), "submission"), (stream_id, "stream")]
+            email, phone = complainant.get("email"), complainant.get("phone")
             async with transaction_with_prelude(conn, locks):
                 # the same resident (by email, else phone) keeps one person id, and one key
-                # that seals their personal fields in every event (redress.vault)
-                # (a new resident's key comes back with their id, to seal the event with)
-                person = await vault.current().claim_person(
-                    conn,
-                    email=complainant.get("email"),
-                    phone=complainant.get("phone"),
-                    subjects=[(str(submission_id), "submission"), (stream_id, "stream")],
-                )
-                payload = payload.model_copy(update={"person_id": person.person_id})
+                # that seals their personal fields in every event (redress.vault): claimed in
+                # the statement that stores the submission (a new resident's key comes back
+                # with their id, to seal the event with)
+                claim = the_vault.claim(email=email, phone=phone, subjects=about)
                 window = timedelta(hours=config.duplicate_window_hours)
-                earlier = await store.insert(
+                stored = await store.insert(
                     conn,
                     payload,
                     idempotency_key=idempotency_key,
@@ -145,7 +143,15 @@ async def take(
                         if window > timedelta(0)
                         else None
                     ),
+                    claim=claim,
                 )
+                person = the_vault.settle(claim, stored.person_id)
+                if person is None:  # a first claim of the address raced this one, and won
+                    person = await the_vault.claim_person(
+                        conn, email=email, phone=phone, subjects=about
+                    )
+                payload = payload.model_copy(update={"person_id": person.person_id})
+                earlier = stored.earlier
                 original = _original(payload, earlier, contact_keys, text_keys, config)
                 if original is not None:
                     first = await store.mark_duplicate(conn, payload, contact_keys, original)

@@ -90,7 +90,7 @@ async def candidates(
     found: set[uuid.UUID] = set()
     with pytest.raises(Probed):
         async with conn.transaction():
-            rows = await store.insert(
+            stored = await store.insert(
                 conn,
                 probe,
                 idempotency_key=None,
@@ -99,7 +99,7 @@ async def candidates(
                 contact_keys=keys,
                 look_back=(at - window, at + window),
             )
-            found = {r["submission_id"] for r in rows}
+            found = {r["submission_id"] for r in stored.earlier}
             raise Probed
     return found
 

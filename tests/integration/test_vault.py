@@ -4,6 +4,7 @@ consumer does with sealed, tampered and erased events and with the wrong master 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -467,3 +468,98 @@ async def test_a_new_residents_claim_seals_their_first_event_as_the_vault_would(
     the_vault.cache.forget_person(claimed.person_id)
     (gone,) = await eventstore.load_stream(conn, stream)
     assert gone.payload["complainant"]["name"] != name
+
+
+async def claimed_in_a_statement(
+    c: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault, pending: vault.PendingClaim
+) -> uuid.UUID | None:
+    """What a caller's statement holding the claim (`vault.claim_ctes`) says it chose."""
+    ctes, person = vault.claim_ctes(1)
+    found: uuid.UUID | None = await c.fetchval(f"WITH {ctes} SELECT {person}", *pending.args)
+    return found
+
+
+async def test_a_claim_in_another_statement_does_what_claim_person_does(
+    conn: asyncpg.pool.PoolConnectionProxy, the_vault: vault.Vault
+) -> None:
+    """A new address gets a new person, their key (handed back, to seal with) and the
+    subjects; their other address goes to them; the same address again gets the same person
+    and no key; no address at all: a new person every time, with a key."""
+    tag = uuid.uuid4().hex[:8]
+    email, phone = f"Ada.{tag}@example.org", f"07700 {int(tag, 16) % 1_000_000:06d}"
+    subjects = [(str(uuid.uuid4()), "submission"), (f"submission-{tag}", "stream")]
+    async with conn.transaction():
+        pending = the_vault.claim(email=email, phone=phone, subjects=subjects)
+        new = the_vault.settle(pending, await claimed_in_a_statement(conn, the_vault, pending))
+    assert new is not None and new.person_id == pending.candidate and new.key is not None
+    assert new.subjects == tuple(subjects)
+    rows = await conn.fetch(
+        "SELECT subject_id, kind, person_id FROM vault.subjects WHERE subject_id = ANY($1)",
+        [s for s, _ in subjects],
+    )
+    assert {(r["subject_id"], r["kind"], r["person_id"]) for r in rows} == {
+        (s, k, new.person_id) for s, k in subjects
+    }
+    wrapped = await conn.fetchrow(
+        "SELECT key_id, wrapped_key FROM vault.people WHERE person_id = $1", new.person_id
+    )
+    assert wrapped["key_id"] == new.key_id
+    assert the_vault._unwrap(wrapped["key_id"], bytes(wrapped["wrapped_key"])) == new.key
+    assert await the_vault.person_for_contact(conn, email=None, phone=phone) == new.person_id
+    again = the_vault.claim(email=f" {email.upper()} ", phone=None)
+    async with conn.transaction():
+        known = the_vault.settle(again, await claimed_in_a_statement(conn, the_vault, again))
+    assert known == vault.Claimed(new.person_id)
+    assert not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM vault.people WHERE person_id = $1)", again.candidate
+    )
+    nobody = [the_vault.claim(email=None, phone=None) for _ in range(2)]
+    chosen = []
+    for pending in nobody:
+        async with conn.transaction():
+            chosen.append(
+                the_vault.settle(pending, await claimed_in_a_statement(conn, the_vault, pending))
+            )
+    assert [c.person_id for c in chosen if c is not None and c.key] == [p.candidate for p in nobody]
+
+
+async def test_a_claim_in_a_statement_that_loses_a_race_chooses_nobody_and_claiming_finds_who_won(
+    pool: asyncpg.Pool, the_vault: vault.Vault
+) -> None:
+    """Two first submissions from one new address at once (for two organisations, so no lock
+    of intake's keeps them apart): the second statement waits for the first transaction, and
+    its snapshot (taken as it started) does not see the address claimed while it waited, so it
+    chooses nobody and
+    writes nothing; `claim_person` in the same transaction then finds the first one's person
+    and gives it the second one's phone too."""
+    tag = uuid.uuid4().hex[:8]
+    email, phone = f"race.{tag}@example.org", f"07700 {int(tag, 16) % 1_000_000:06d}"
+    first = the_vault.claim(email=email, phone=None, subjects=[(str(uuid.uuid4()), "submission")])
+    second = the_vault.claim(email=email, phone=phone)
+    started = asyncio.Event()
+
+    async def later(c: asyncpg.pool.PoolConnectionProxy) -> vault.Claimed:
+        async with c.transaction():
+            started.set()
+            settled = the_vault.settle(second, await claimed_in_a_statement(c, the_vault, second))
+            assert settled is None
+            return await the_vault.claim_person(c, email=email, phone=phone)
+
+    async with pool.acquire() as one, pool.acquire() as two:
+        async with one.transaction():
+            won = the_vault.settle(first, await claimed_in_a_statement(one, the_vault, first))
+            waiting = asyncio.create_task(later(two))
+            await started.wait()
+            for _ in range(1200):  # a minute at most: until the second waits for this one
+                if await one.fetchval("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)"):
+                    break
+                await asyncio.sleep(0.05)
+            assert not waiting.done()
+        async with asyncio.timeout(60):
+            lost = await waiting
+    assert won is not None and won.person_id == first.candidate and won.key is not None
+    assert lost.person_id == won.person_id and lost.key is None
+    assert await the_vault.person_for_contact(pool, email=None, phone=phone) == won.person_id  # type: ignore[arg-type]
+    assert not await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM vault.people WHERE person_id = $1)", second.candidate
+    )
