@@ -9,14 +9,20 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import asyncpg
 import pytest
+from fastapi import HTTPException
+from pydantic import TypeAdapter
+from starlette.requests import Request
 
-from contracts import CaseOpened, decode_payload, new_envelope
+from contracts import CaseOpened, Role, decode_payload, new_envelope
 from redress import eventstore, vault
+from redress.auth import Identity
 from redress.db import Connection
-from services.casework import commanding, store
+from services.casework import api, commanding, store
 from services.casework.app import service
 from services.casework.domain import commands as c
 from services.casework.domain.case import Case, evolve, replay, stream_id
@@ -80,6 +86,43 @@ async def run(
         correlation_id=uuid.uuid4(),
         also=also,
     )
+
+
+async def test_a_case_read_answers_what_fastapi_would_make_of_the_stored_case(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    """`GET /v1/cases/{id}` answers the stored view's text as it is, between the case's columns
+    and its deadlines: the answer is the JSON FastAPI would have made of `store.get_case`,
+    key order and the way times are written (UTC with ``Z``) included."""
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    await casework_pool.execute(
+        """INSERT INTO case_deadlines (case_id, deadline_id, kind, stage, due_on, state,
+               provisional, clause, explanation)
+           VALUES ($1, gen_random_uuid(), 'response', 1, '2026-03-30', 'open', false,
+                   'c 1', 'why')""",
+        case_id,
+    )
+    runtime = SimpleNamespace(pool=casework_pool)
+    request = Request(
+        {"type": "http", "app": SimpleNamespace(state=SimpleNamespace(runtime=runtime))}
+    )
+    answer = await api.get_case(case_id, request, Identity("olivia", Role.OFFICER))
+    expected = await store.get_case(casework_pool, case_id)
+    assert expected is not None and expected["deadlines"]
+    made = TypeAdapter(dict[str, Any]).dump_json(expected)
+    assert answer.media_type == "application/json"
+    got = json.loads(answer.body)
+    assert list(got) == list(json.loads(made))
+    assert got == json.loads(made)
+    assert got["opened_at"].endswith("Z")
+    responder = Identity("rita", Role.SERVICE_RESPONDER, service_area="elsewhere")
+    with pytest.raises(HTTPException) as refused:
+        await api.get_case(case_id, request, responder)
+    assert refused.value.status_code == 403
+    with pytest.raises(HTTPException) as missing:
+        await api.get_case(uuid.uuid4(), request, Identity("olivia", Role.OFFICER))
+    assert missing.value.status_code == 404
 
 
 async def test_a_command_stores_its_events_outbox_rows_and_the_view(
