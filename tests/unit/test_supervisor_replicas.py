@@ -49,3 +49,26 @@ def test_two_replicas_each_get_distinct_ports_and_names(tmp_path: Path) -> None:
 def test_no_replicas_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Supervisor(settings(tmp_path), replicas=0)
+
+
+def test_embedded_topics_get_one_partition_per_replica_unless_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDRESS_TOPIC_PARTITIONS", raising=False)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    assert Supervisor(settings(tmp_path)).partitions == 1
+    two = Supervisor(settings(tmp_path), replicas=2)
+    assert two.partitions == 2
+    assert two._env(two.services[0])["REDRESS_TOPIC_PARTITIONS"] == "2"
+    # asked for: kept, whatever the replicas
+    monkeypatch.setenv("REDRESS_TOPIC_PARTITIONS", "5")
+    assert Supervisor(settings(tmp_path)).partitions == 5
+    assert Supervisor(RuntimeSettings(data_dir=tmp_path, topic_partitions=4)).partitions == 4
+
+
+def test_a_real_cluster_gets_the_partitions_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDRESS_TOPIC_PARTITIONS", raising=False)
+    real = RuntimeSettings(data_dir=tmp_path, kafka_bootstrap_servers="kafka-1:9092")
+    assert Supervisor(real).partitions == real.topic_partitions == 3
