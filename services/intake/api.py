@@ -122,7 +122,18 @@ async def _take(
     )
     if isinstance(taken, submitting.Refused):
         return refusal(taken)
-    return SubmissionReceipt(**dataclasses.asdict(taken))
+    return receipt(taken)
+
+
+def receipt(taken: submitting.Receipt) -> SubmissionReceipt:
+    """Field by field: `dataclasses.asdict` copies each value deeply, a percent of a
+    submission's CPU for four flat fields."""
+    return SubmissionReceipt(
+        submission_id=taken.submission_id,
+        status=taken.status,
+        received_at=taken.received_at,
+        correlation_id=taken.correlation_id,
+    )
 
 
 def refusal(refused: submitting.Refused, status: int = 422) -> JSONResponse:
@@ -227,7 +238,7 @@ async def get_submission(submission_id: uuid.UUID, request: Request) -> Submissi
     row = await store.get(pool, submission_id)
     if row is None:
         raise HTTPException(404, detail="no such submission")
-    return SubmissionReceipt(**dataclasses.asdict(await submitting.receipt_of(pool, row)))
+    return receipt(await submitting.receipt_of(pool, row))
 
 
 class KnownOrganisation(BaseModel):
