@@ -370,7 +370,9 @@ WITH new AS (
     SELECT event_id, topic, stream_id, message_value
     FROM new WHERE event_id IN (SELECT event_id FROM ev) ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING event_id
+    RETURNING event_id, position
+), pending AS (
+    INSERT INTO outbox_pending (position) SELECT position FROM ob
 )
 SELECT array(SELECT event_id FROM ev) AS events, array(SELECT event_id FROM ob) AS outbox
 """
@@ -388,7 +390,9 @@ WITH ev AS (
     INSERT INTO outbox (event_id, topic, message_key, message_value)
     SELECT event_id, $12::text, $2, $13::bytea FROM ev
     ON CONFLICT DO NOTHING
-    RETURNING event_id
+    RETURNING event_id, position
+), pending AS (
+    INSERT INTO outbox_pending (position) SELECT position FROM ob
 )
 SELECT (SELECT event_id FROM ev) AS event, (SELECT event_id FROM ob) AS outbox
 """
@@ -414,7 +418,11 @@ async def _undo_and_raise(
     event id already stored is a duplicate whatever else clashed, as it was when the unique
     violation decided: the event id's index is checked before the stream version's."""
     if inserted_outbox:
-        await conn.execute("DELETE FROM outbox WHERE event_id = ANY($1::uuid[])", inserted_outbox)
+        await conn.execute(
+            """WITH gone AS (DELETE FROM outbox WHERE event_id = ANY($1::uuid[]) RETURNING position)
+               DELETE FROM outbox_pending WHERE position IN (SELECT position FROM gone)""",
+            inserted_outbox,
+        )
     if inserted_events:
         await conn.execute("DELETE FROM events WHERE event_id = ANY($1::uuid[])", inserted_events)
     ids = [e.event_id for e in envelopes]

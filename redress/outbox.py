@@ -124,7 +124,7 @@ class OutboxRelay:
     async def _measure_age(self) -> None:
         age = await self.pool.fetchval(
             """SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
-               FROM outbox WHERE published_at IS NULL"""
+               FROM outbox_pending JOIN outbox USING (position)"""
         )
         OUTBOX_OLDEST_AGE.labels(self.service).set(float(age))
 
@@ -138,7 +138,8 @@ class OutboxRelay:
                 return
             await self.ensure_topics()
             reset = await conn.execute(
-                "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
+                """INSERT INTO outbox_pending (position) SELECT position FROM outbox
+                   ON CONFLICT DO NOTHING"""
             )
             await conn.execute(
                 """INSERT INTO outbox_relay_state (singleton, broker_epoch, changed_at)
@@ -152,8 +153,8 @@ class OutboxRelay:
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
         rows = await self.pool.fetch(
-            """SELECT position, topic, message_key, message_value FROM outbox
-               WHERE published_at IS NULL ORDER BY position LIMIT $1""",
+            """SELECT position, topic, message_key, message_value
+               FROM outbox_pending JOIN outbox USING (position) ORDER BY position LIMIT $1""",
             self.batch_size,
         )
         if not rows:
@@ -166,14 +167,12 @@ class OutboxRelay:
         ]
         await asyncio.gather(*futures)
         await self.pool.execute(
-            "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
+            "DELETE FROM outbox_pending WHERE position = ANY($1::bigint[])",
             [r["position"] for r in rows],
         )
         for r in rows:
             OUTBOX_PUBLISHED.labels(self.service, r["topic"]).inc()
         if len(rows) == self.batch_size:
-            backlog = await self.pool.fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            )
+            backlog = await self.pool.fetchval("SELECT count(*) FROM outbox_pending")
             OUTBOX_BACKLOG.labels(self.service).set(backlog)
         return len(rows)

@@ -41,7 +41,9 @@ async def test_appended_events_load_back_and_wait_in_the_outbox(pool: asyncpg.Po
     assert {r["topic"] for r in rows} == {TEST_TOPIC}
     assert {r["message_key"] for r in rows} == {stream}
     assert [decode_envelope(bytes(r["message_value"])) for r in rows] == written
-    assert all(r["published_at"] is None for r in rows)
+    # each waits for the relay in the pending table, the outbox row itself is never updated
+    pending = await pool.fetch("SELECT position FROM outbox_pending ORDER BY position")
+    assert [p["position"] for p in pending] == [r["position"] for r in rows]
 
 
 async def test_append_needs_a_transaction(pool: asyncpg.Pool) -> None:
@@ -258,6 +260,11 @@ async def test_a_racing_writer_on_one_stream_stores_none_of_the_batch(pool: asyn
         await racing
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", calm) == 0
     assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", raced) == 1
+    # the calm row's place in the relay's queue went with it: only the raced event waits
+    assert await pool.fetchval(
+        "SELECT array_agg(o.message_key) FROM outbox_pending JOIN outbox o USING (position)"
+    ) == [raced]
+    assert await pool.fetchval("SELECT count(*) FROM outbox_pending") == 1
 
 
 async def test_appends_held_for_the_commit_go_in_order_in_one_statement_or_not_at_all(
