@@ -314,16 +314,6 @@ def check_schema_name(schema: str) -> str:
 #: few commits, never consistency, and a rebuild that crashed starts again from the beginning
 REBUILDABLE = {"synchronous_commit": "off"}
 
-#: Every statement is planned once per connection (and again after an ANALYZE changes its
-#: tables), never per execution. Left to itself PostgreSQL plans a prepared statement afresh
-#: on every call whenever the plan for the actual values looks cheaper than the generic one,
-#: which it does for most of ours: a batch's arrays are a few elements where a generic plan
-#: must assume ten, and `coalesce($1, (subquery))` drops the subquery once $1 is known. The
-#: vault's person-and-key lookup was planned on all of its calls, intake's submission on a
-#: third: 0.87 ms of planning per complaint, an eighth of PostgreSQL's CPU. Our statements all
-#: find rows by key, so the generic plan (index scans, nested loops) is the right one anyway.
-GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
-
 
 async def create_pool(
     dsn: str, schema: str, *, max_size: int = 10, settings: Mapping[str, str] | None = None
@@ -343,7 +333,6 @@ async def create_pool(
         server_settings={
             "search_path": schema,
             "application_name": f"redress-{schema}",
-            **GENERIC_PLANS,
             **(settings or {}),
         },
         command_timeout=60,
