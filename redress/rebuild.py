@@ -29,6 +29,7 @@ from redress.settings import RuntimeSettings
 PLUMBING = {
     "events",
     "outbox",
+    "outbox_pending",
     "processed_events",
     "dead_letters",
     "schema_migrations",
