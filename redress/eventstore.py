@@ -108,13 +108,15 @@ async def append(
     envelopes: Sequence[Envelope],
     *,
     expected_version: int,
-) -> None:
+) -> list[Envelope]:
     """Append events to one stream and to the outbox. Must run inside a transaction.
 
     Personal fields are sealed with the person's key here (`redress.vault`), so the event store
-    and the outbox, and so the topics, only ever hold their ciphertext."""
+    and the outbox, and so the topics, only ever hold their ciphertext. Returns the events as
+    stored (sealed): which keys they were sealed with, for a caller keeping what it made of
+    them."""
     if not envelopes:
-        return
+        return []
     if not conn.is_in_transaction():
         raise RuntimeError("append must run inside a transaction with the change it records")
     stream_id = envelopes[0].stream_id
@@ -128,6 +130,7 @@ async def append(
             )
     sealed = await vault.current().seal(conn, envelopes)
     await _write(conn, service, sealed, expected_version)
+    return sealed
 
 
 async def append_alone(
@@ -138,7 +141,7 @@ async def append_alone(
     expected_version: int,
     also: str = "",
     also_args: Sequence[object] = (),
-) -> None:
+) -> list[Envelope]:
     """`append` for a writer outside any transaction, with ``also``: one more data-modifying
     statement that must be stored with the events or not at all (the row of a view, say;
     its parameters numbered from ``$14``). Events, outbox rows and ``also`` go in one
@@ -147,9 +150,9 @@ async def append_alone(
     statement, so nothing of it is kept; it raises `ConcurrencyConflict` or `DuplicateEvent`
     as `append` does. Sealing (`redress.vault`) runs first, in statements of its own: what it
     records (whose the stream is, a person's new key) is true whether or not the events are
-    then stored."""
+    then stored. Returns the events as stored, as `append` does."""
     if not envelopes:
-        return
+        return []
     if conn.is_in_transaction():
         raise RuntimeError("append_alone is its own transaction; inside one, use append")
     stream_id = envelopes[0].stream_id
@@ -175,6 +178,7 @@ async def append_alone(
     await notify_committed(conn, OUTBOX_CHANNEL, stream_id)
     for e in sealed:
         _appended(service, e.event_type).inc()
+    return sealed
 
 
 async def append_streams(

@@ -53,9 +53,10 @@ class _Loaded:
 
 #: cases loaded lately, so that a command reads only the events after them: an officer
 #: works a case through several commands in a row, and decoding and replaying its whole
-#: stream each time was a fifth of casework's CPU per command. Made only from what was read
-#: from the store (never from a command's own decision), so a stale entry just means more
-#: events to read.
+#: stream each time was a fifth of casework's CPU per command. Made from what was read from
+#: the store, or from a command's own events once the store took them (`_keep_appended`):
+#: those are, version for version, what reading them back would give. A stale entry just
+#: means more events to read.
 _LOADED: OrderedDict[uuid.UUID, _Loaded] = OrderedDict()
 _LOADED_SIZE = 1024
 
@@ -106,6 +107,34 @@ async def load(conn: Connection, case_id: uuid.UUID) -> Case:
     return state
 
 
+def _keep_appended(case_id: uuid.UUID, loaded: Case, state: Case, stored: list[Envelope]) -> None:
+    """Keep ``state`` (``loaded`` with ``stored`` applied) after the store took ``stored``,
+    so the officer's next command on the case reads nothing back: reading and opening the
+    events a command had just written was most of what loading a kept case cost. Kept only
+    on top of the entry ``loaded`` came from (not one a concurrent load replaced meanwhile),
+    and with the keys that sealed ``stored``, checked as `load` checks the keys that opened
+    events: an erasure or a key expired makes the next command read the whole stream. An
+    event written with no key (its person erased as it was sealed) is stored without the
+    personal fields ``state`` has, so then nothing is kept."""
+    known = _LOADED.get(case_id)
+    if known is None or known.state is not loaded or not stored:
+        return
+    keys = dict(known.keys)
+    cache = vault.current().cache
+    for envelope in stored:
+        who = vault.sealed_person(envelope.payload)
+        if who is None:
+            continue
+        key_id = who[1]
+        cached, key = (False, None) if key_id is None else cache.get(key_id)
+        if key_id is None or not cached or key is None:
+            _LOADED.pop(case_id, None)
+            return
+        keys.setdefault(key_id, key)
+    _LOADED[case_id] = _Loaded(state, tuple(keys.items()), stored[-1].event_id)
+    _LOADED.move_to_end(case_id)
+
+
 async def execute(
     pool: asyncpg.Pool,
     *,
@@ -154,7 +183,7 @@ async def execute(
             if also is None:
                 # the events, their outbox rows and the case's view in one statement
                 sql, args, view = store.view_update(new_state, updated_at=now, first=14)
-                await eventstore.append_alone(
+                stored = await eventstore.append_alone(
                     conn,
                     service,
                     envelopes,
@@ -164,7 +193,7 @@ async def execute(
                 )
             else:
                 async with conn.transaction():
-                    await eventstore.append(
+                    stored = await eventstore.append(
                         conn, service, envelopes, expected_version=state.version
                     )
                     view = await store.save_view(conn, new_state, updated_at=now)
@@ -174,6 +203,7 @@ async def execute(
             raise CommandRefused(
                 "another change to this case was saved first; reload it and try again", current
             ) from None
+    _keep_appended(case_id, state, new_state, stored)
     return Outcome(new_state, envelopes, view)
 
 

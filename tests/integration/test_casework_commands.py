@@ -304,3 +304,55 @@ async def test_a_case_kept_from_another_store_is_read_again(
     finally:
         await other.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await other.close()
+
+
+async def test_after_a_command_the_next_reads_back_none_of_its_events(
+    casework_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command's own events, once stored, are kept as what reading them back would give:
+    the next load of the case reads only from the version the command left, and finds
+    nothing after it."""
+    read: list[tuple[int, int]] = []
+    real = eventstore.load_stream_after
+
+    async def counting(
+        conn: Connection, stream: str, version: int
+    ) -> tuple[uuid.UUID | None, list[Any], list[uuid.UUID]]:
+        at, history, keys = await real(conn, stream, version)
+        read.append((version, len(history)))
+        return at, history, keys
+
+    monkeypatch.setattr(eventstore, "load_stream_after", counting)
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    outcome = await run(casework_pool, case_id, acknowledge("1", "2"))
+    read.clear()
+    async with casework_pool.acquire() as conn:
+        loaded = await commanding.load(conn, case_id)
+    assert read == [(outcome.state.version, 0)]
+    assert loaded == outcome.state == await from_the_stream(casework_pool, case_id)
+    assert loaded.current.points[1].text == "point 2"
+
+
+async def test_a_command_sealed_for_a_person_erased_elsewhere_is_read_again(
+    casework_pool: asyncpg.Pool,
+) -> None:
+    """Another replica erased the person (their key row is empty; this process's cache still
+    holds the key): the command's personal text is stored erased, so what it decided is not
+    what its case now reads as, and the next load reads the stream."""
+    case_id = await opened(casework_pool)
+    await run(casework_pool, case_id, triage())
+    person = await casework_pool.fetchval(
+        "SELECT person_id FROM vault.subjects WHERE subject_id = $1", stream_id(case_id)
+    )
+    await casework_pool.execute(
+        "UPDATE vault.people SET wrapped_key = NULL, erased_at = $2 WHERE person_id = $1",
+        person,
+        NOW,
+    )
+    outcome = await run(casework_pool, case_id, acknowledge("1"))
+    assert outcome.state.current.points[0].text == "point 1"
+    async with casework_pool.acquire() as conn:
+        loaded = await commanding.load(conn, case_id)
+    assert loaded.current.points[0].text == "[erased]"
+    assert loaded == await from_the_stream(casework_pool, case_id)
