@@ -563,3 +563,36 @@ async def test_a_claim_in_a_statement_that_loses_a_race_chooses_nobody_and_claim
     assert not await pool.fetchval(
         "SELECT EXISTS (SELECT 1 FROM vault.people WHERE person_id = $1)", second.candidate
     )
+
+
+async def test_the_person_and_key_lookups_are_planned_once_not_on_every_call(
+    conn: asyncpg.pool.PoolConnectionProxy,
+) -> None:
+    """Both ways of finding whose an event is (person given, or found by subject) keep one
+    plan for all calls, with enough people known that a plan for the actual values looks
+    cheaper: PostgreSQL re-planned the single statement they replaced on every call."""
+    await conn.execute(
+        """INSERT INTO vault.subjects (subject_id, kind, person_id)
+           SELECT 'case-' || g, 'case', gen_random_uuid() FROM generate_series(1, 20000) g"""
+    )
+    await conn.execute("ANALYZE vault.subjects")
+    person = uuid.uuid4()
+    for i in range(20):
+        await conn.fetchrow(vault._GIVEN_PERSON_AND_KEY, person, [f"case-{uuid.uuid4()}"], ["case"])
+        found = await conn.fetchrow(
+            vault._FOUND_PERSON_AND_KEY,
+            [f"case-{i + 5}", f"stream-{uuid.uuid4()}"],
+            ["case", "stream"],
+            uuid.uuid4(),
+        )
+        assert found is not None and found["person_id"] is not None
+    plans = {
+        r["statement"].strip().split()[0:2][1]: (r["generic_plans"], r["custom_plans"])
+        for r in await conn.fetch(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+        if "vault.subjects" in r["statement"] and r["statement"].strip().startswith("WITH")
+    }
+    assert set(plans) == {"claimed", "chosen"}, plans
+    for generic, custom in plans.values():
+        assert generic >= 10 and custom <= 5, plans
