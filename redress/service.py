@@ -219,14 +219,10 @@ class Service:
             finally:
                 runtime.started = False
                 for task in jobs:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await stop_task(task)
                 if broker is not None:
                     await broker.stop()
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+                await stop_task(relay_task)
                 if sink.producer is not None:
                     await sink.producer.stop()
                 await pool.close()
@@ -572,6 +568,20 @@ def _record_lag(service: str, reader: Any, handled: Sequence[RawMessage]) -> Non
         end = reader.highwater(TopicPartition(topic, partition))
         if end is not None:
             CONSUMER_LAG.labels(service, topic, str(partition)).set(max(0, end - offset - 1))
+
+
+async def stop_task(task: asyncio.Task[Any], every: float = 1.0) -> None:
+    """Cancel ``task`` and wait for it to end, cancelling it again every ``every`` seconds until
+    it does. Python 3.11 can lose a cancel that lands as an awaited call finishes (in
+    ``asyncio.wait_for``, ours or a library's, such as the Kafka client's), and the task then
+    runs on as if never asked to stop; a service's shutdown must not wait for ever on it."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=every)
+        if not task.done():
+            log.warning("task ignored a cancel; cancelling again", task=task.get_name())
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
 
 
 async def poll_forever(what: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
