@@ -119,6 +119,16 @@ async def append(
         return []
     if not conn.is_in_transaction():
         raise RuntimeError("append must run inside a transaction with the change it records")
+    _one_stream_after(envelopes, expected_version)
+    sealed = await vault.current().seal(conn, envelopes)
+    await _write(conn, service, sealed, expected_version)
+    return sealed
+
+
+def _one_stream_after(envelopes: Sequence[Envelope], expected_version: int) -> str:
+    """The one stream the envelopes are appended to, each numbered right after the one before
+    it from ``expected_version``; a caller's mistake in either is a ValueError, before any
+    statement is sent."""
     stream_id = envelopes[0].stream_id
     for offset, env in enumerate(envelopes, start=1):
         if env.stream_id != stream_id:
@@ -128,9 +138,7 @@ async def append(
                 f"event {offset} has stream_version {env.stream_version}, "
                 f"expected {expected_version + offset}"
             )
-    sealed = await vault.current().seal(conn, envelopes)
-    await _write(conn, service, sealed, expected_version)
-    return sealed
+    return stream_id
 
 
 async def append_alone(
@@ -155,15 +163,7 @@ async def append_alone(
         return []
     if conn.is_in_transaction():
         raise RuntimeError("append_alone is its own transaction; inside one, use append")
-    stream_id = envelopes[0].stream_id
-    for offset, env in enumerate(envelopes, start=1):
-        if env.stream_id != stream_id:
-            raise ValueError("one append writes to one stream")
-        if env.stream_version != expected_version + offset:
-            raise ValueError(
-                f"event {offset} has stream_version {env.stream_version}, "
-                f"expected {expected_version + offset}"
-            )
+    stream_id = _one_stream_after(envelopes, expected_version)
     sealed = await vault.current().seal(conn, envelopes)
     statement = _APPEND_ALONE.replace("/*also*/", f", also AS ({also})" if also else "")
     try:
