@@ -4,12 +4,13 @@ time, reading a topic from the start."""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
@@ -80,3 +81,19 @@ async def read_topic(
     if len(out) < count:
         raise AssertionError(f"{topic}: wanted {count} messages, got {len(out)}")
     return out
+
+
+async def in_random_batches(
+    consumer: Any, messages: Sequence[Any], seed: int, sizes: Sequence[int]
+) -> list[str]:
+    """The messages handed to ``consumer.process_batch`` in order, in batches of sizes drawn
+    (reproducibly, from ``seed``) among ``sizes``: each outcome, as the batch tests compare
+    with one event at a time."""
+    rnd = random.Random(seed)
+    outcomes: list[str] = []
+    at = 0
+    while at < len(messages):
+        size = rnd.choice(list(sizes))
+        outcomes += await consumer.process_batch(messages[at : at + size])
+        at += size
+    return outcomes

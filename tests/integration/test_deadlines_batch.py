@@ -6,7 +6,6 @@ configured in the middle of a batch."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,7 +26,7 @@ from services.deadlines import handlers
 from services.deadlines.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
-from tests.support import message
+from tests.support import in_random_batches, message
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
@@ -127,13 +126,7 @@ async def test_a_batch_with_cases_kept_in_memory_equals_one_event_at_a_time(
     try:
         singly = [await one.process(m) for m in messages]
         loads_singly, loads = loads, 0
-        rnd = random.Random(seed)
-        batched: list[str] = []
-        at = 0
-        while at < len(messages):
-            size = rnd.choice([1, 9, 60, 200, 500])
-            batched += await many.process_batch(messages[at : at + size])
-            at += size
+        batched = await in_random_batches(many, messages, seed, [1, 9, 60, 200, 500])
         assert batched == singly
         assert singly.count("applied") > 500 and "dead_lettered" not in singly
         assert loads < loads_singly / 2  # a case's next events in a batch read nothing

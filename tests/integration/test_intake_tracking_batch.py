@@ -4,7 +4,6 @@ and deadlines are written as the batch commits."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 import asyncpg
@@ -16,6 +15,7 @@ from redress.rebuild import compare
 from services.intake.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
+from tests.support import in_random_batches
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
@@ -35,13 +35,7 @@ async def test_a_batch_tracks_cases_as_one_event_at_a_time_does(stack: Stack, se
     many_schema, many_pool, many = await _consumer(stack)
     try:
         singly = [await one.process(m) for m in messages]
-        rnd = random.Random(seed)
-        batched: list[str] = []
-        at = 0
-        while at < len(messages):
-            size = rnd.choice([1, 7, 50, 200])
-            batched += await many.process_batch(messages[at : at + size])
-            at += size
+        batched = await in_random_batches(many, messages, seed, [1, 7, 50, 200])
         assert batched == singly
         assert singly.count("applied") > 500 and "dead_lettered" not in singly
         states = await one_pool.fetch(

@@ -5,7 +5,6 @@ event of the batch about the same case sees the letters the earlier ones held.""
 from __future__ import annotations
 
 import json
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from redress.rebuild import compare
 from services.notifications.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
-from tests.support import message
+from tests.support import in_random_batches, message
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
@@ -81,13 +80,7 @@ async def test_a_batch_queues_the_letters_one_event_at_a_time_queues(
     many_schema, many_pool, many = await _consumer(stack)
     try:
         singly = [await one.process(m) for m in messages]
-        rnd = random.Random(seed)
-        batched: list[str] = []
-        at = 0
-        while at < len(messages):
-            size = rnd.choice([1, 7, 50, 200])
-            batched += await many.process_batch(messages[at : at + size])
-            at += size
+        batched = await in_random_batches(many, messages, seed, [1, 7, 50, 200])
         assert batched == singly
         assert "dead_lettered" not in singly
         letters = await _letters(one_pool)

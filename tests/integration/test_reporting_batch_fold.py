@@ -11,7 +11,6 @@ events of one case spread over several batches."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,7 +31,7 @@ from services.reporting.app import service
 from tests.conftest import Stack
 from tests.integration.conftest import schema_pool
 from tests.integration.test_reports import generate
-from tests.support import message
+from tests.support import in_random_batches, message
 
 
 def _message(payload: EventPayload, stream: str, at: datetime) -> tuple[str, bytes]:
@@ -143,13 +142,7 @@ async def test_a_folded_batch_leaves_every_table_as_one_event_at_a_time(
     folded.apply_batch = counting
     try:
         singly = [await one.process(m) for m in messages]
-        rnd = random.Random(seed)
-        batched: list[str] = []
-        at = 0
-        while at < len(messages):
-            size = rnd.choice([1, 7, 50, 200, 600])
-            batched += await folded.process_batch(messages[at : at + size])
-            at += size
+        batched = await in_random_batches(folded, messages, seed, [1, 7, 50, 200, 600])
         assert batched == singly
         assert singly.count("duplicate") == 30 and "dead_lettered" not in singly
         # the fold did the work (a failing fold would fall back to one event at a time)
